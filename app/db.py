@@ -1,0 +1,67 @@
+"""The database handle shared by the API, the jobs and the poller.
+
+Models bind to ``database``, a proxy; ``init_database`` points it at the
+server named by a URL. MySQL connections come from a pool that drops stale
+connections and reconnects after idle disconnects (error 2006), since
+gunicorn and RQ workers keep processes alive for days.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect
+from playhouse.pool import PooledMySQLDatabase
+from playhouse.shortcuts import ReconnectMixin
+
+log = logging.getLogger(__name__)
+
+database = peewee.DatabaseProxy()
+
+
+class ReconnectingPooledMySQL(ReconnectMixin, PooledMySQLDatabase):
+    """Pooled MySQL that retries a statement once after a lost connection."""
+
+
+def make_database(url: str) -> peewee.Database:
+    """Build (without connecting) the database a URL names."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("mysql", "mysql+pool"):
+        return ReconnectingPooledMySQL(
+            parsed.path.lstrip("/"),
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 3306,
+            user=parsed.username or "root",
+            password=parsed.password or "",
+            charset="utf8mb4",
+            max_connections=32,
+            stale_timeout=300,
+            timeout=10,
+        )
+    if parsed.scheme == "sqlite":
+        # WAL lets the API, the workers and the poller share one file.
+        return connect(
+            url,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 10000,
+                "foreign_keys": 1,
+                "synchronous": "normal",
+            },
+        )
+    raise ValueError(f"DATABASE_URL: unsupported scheme {parsed.scheme!r}")
+
+
+def init_database(url: str) -> peewee.Database:
+    """Bind the models to the database at ``url`` and return it."""
+    db = make_database(url)
+    database.initialize(db)
+    log.debug("database bound: %s", type(db).__name__)
+    return db
+
+
+def is_mysql(db: peewee.Database | None = None) -> bool:
+    db = db or database.obj
+    return isinstance(db, peewee.MySQLDatabase)

@@ -1,0 +1,208 @@
+"""Tables of the push server, the same on MySQL and SQLite.
+
+Models import nothing from the app but the database proxy. Addresses are
+stored lower-case ``0x`` hex (see ``app.addresses``); hashes lower-case
+``0x`` hex; times UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import peewee as pw
+
+from app.db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Platform(enum.StrEnum):
+    IOS = "ios"
+    ANDROID = "android"
+    WEB = "web"
+
+
+class ChannelState(enum.StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+    BLOCKED = "blocked"
+    DESTROYED = "destroyed"
+
+
+class NotificationStatus(enum.StrEnum):
+    PENDING = "pending"
+    DISPATCHED = "dispatched"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(enum.StrEnum):
+    CLAIMED = "claimed"
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+    FAILED = "failed"
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class DeviceToken(BaseModel):
+    wallet = pw.CharField(max_length=42, index=True)
+    token = pw.CharField(max_length=255, unique=True)
+    platform = pw.CharField(max_length=16)
+    voip_token = pw.CharField(max_length=255, null=True)
+    app_id = pw.CharField(max_length=64, default="default")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    last_success_at = pw.DateTimeField(null=True)
+
+
+class RemovedToken(BaseModel):
+    """Why a token was deleted: kept so a removal can be explained later."""
+
+    token_suffix = pw.CharField(max_length=16)
+    wallet = pw.CharField(max_length=42, index=True)
+    platform = pw.CharField(max_length=16)
+    reason = pw.CharField(max_length=64)
+    notification_id = pw.BigIntegerField(null=True)
+    removed_at = pw.DateTimeField(default=utcnow)
+
+
+class Channel(BaseModel):
+    chain_id = pw.BigIntegerField()
+    address = pw.CharField(max_length=42)
+    channel_type = pw.SmallIntegerField(null=True)
+    state = pw.CharField(max_length=16, default=ChannelState.ACTIVE)
+    identity = pw.TextField(null=True)
+    name = pw.CharField(max_length=255, null=True)
+    info = pw.TextField(null=True)
+    url = pw.CharField(max_length=512, null=True)
+    icon = pw.TextField(null=True)
+    verified = pw.BooleanField(default=False)
+    # On chains without Core, a channel exists through an alias of its
+    # Ethereum address (ChannelAlias on the Comm contract).
+    alias_of = pw.CharField(max_length=42, null=True)
+    block_number = pw.BigIntegerField(default=0)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("chain_id", "address"), True),)
+
+
+class Delegate(BaseModel):
+    chain_id = pw.BigIntegerField()
+    channel = pw.CharField(max_length=42)
+    delegate = pw.CharField(max_length=42)
+    block_number = pw.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("chain_id", "channel", "delegate"), True),)
+
+
+class Subscription(BaseModel):
+    chain_id = pw.BigIntegerField()
+    channel = pw.CharField(max_length=42)
+    subscriber = pw.CharField(max_length=42)
+    active = pw.BooleanField(default=True)
+    block_number = pw.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("chain_id", "channel", "subscriber"), True),
+            (("chain_id", "channel", "active"), False),
+        )
+
+
+class PublicKey(BaseModel):
+    owner = pw.CharField(max_length=42, unique=True)
+    public_key = pw.TextField()
+    chain_id = pw.BigIntegerField()
+    block_number = pw.BigIntegerField(default=0)
+
+
+class ChainEvent(BaseModel):
+    """Every decoded log, kept until final so a reorg can undo its effects."""
+
+    chain_id = pw.BigIntegerField()
+    block_number = pw.BigIntegerField()
+    block_hash = pw.CharField(max_length=66)
+    tx_hash = pw.CharField(max_length=66)
+    log_index = pw.IntegerField()
+    contract = pw.CharField(max_length=42)
+    name = pw.CharField(max_length=64)
+    args = pw.TextField()
+
+    class Meta:
+        indexes = (
+            (("chain_id", "tx_hash", "log_index"), True),
+            (("chain_id", "block_number"), False),
+        )
+
+
+class Notification(BaseModel):
+    """The outbox: one row per SendNotification log."""
+
+    chain_id = pw.BigIntegerField()
+    tx_hash = pw.CharField(max_length=66)
+    log_index = pw.IntegerField()
+    block_number = pw.BigIntegerField()
+    block_hash = pw.CharField(max_length=66)
+    channel = pw.CharField(max_length=42)
+    recipient = pw.CharField(max_length=42)
+    identity = pw.BlobField()
+    status = pw.CharField(max_length=16, default=NotificationStatus.PENDING)
+    reason = pw.CharField(max_length=255, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    dispatched_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("chain_id", "tx_hash", "log_index"), True),
+            (("status", "id"), False),
+            (("chain_id", "block_number"), False),
+        )
+
+
+class Delivery(BaseModel):
+    """The ledger that keeps a device from getting a notification twice."""
+
+    notification = pw.ForeignKeyField(Notification, on_delete="CASCADE")
+    token = pw.CharField(max_length=255)
+    platform = pw.CharField(max_length=16)
+    status = pw.CharField(max_length=16, default=DeliveryStatus.CLAIMED)
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.CharField(max_length=255, null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("notification", "token"), True),)
+
+
+class Checkpoint(BaseModel):
+    chain_id = pw.BigIntegerField(primary_key=True)
+    block_number = pw.BigIntegerField()
+    block_hash = pw.CharField(max_length=66)
+    # JSON list of [number, hash] of recently processed blocks, for reorgs.
+    recent = pw.TextField(default="[]")
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+ALL_MODELS = [
+    DeviceToken,
+    RemovedToken,
+    Channel,
+    Delegate,
+    Subscription,
+    PublicKey,
+    ChainEvent,
+    Notification,
+    Delivery,
+    Checkpoint,
+]

@@ -1,0 +1,62 @@
+"""Redis connection, queue names and the hand-off from poller to dispatch.
+
+Jobs are named by dotted path, so the poller can enqueue without importing
+the senders, and job ids are derived from row ids, so enqueuing the same
+notification twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+NOTIFICATIONS = "notifications"
+PUSHES = "pushes"
+QUEUES = (NOTIFICATIONS, PUSHES)
+
+DISPATCH_JOB = "app.jobs.dispatch.dispatch_notification"
+DISPATCH_TIMEOUT = 600
+FAILED_TTL = 7 * 24 * 3600
+
+_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+def connect_redis(url: str) -> Redis:
+    return Redis.from_url(url, socket_timeout=30, health_check_interval=30)
+
+
+def notification_job_id(notification_id: int) -> str:
+    return f"notification-{notification_id}"
+
+
+def enqueue_notification(redis: Redis, notification_id: int) -> bool:
+    """Queue the dispatch job unless one for this notification is live.
+
+    Returns True when a job was queued. A finished or failed job of the
+    same id is replaced: the dispatch job itself is idempotent.
+    """
+    job_id = notification_job_id(notification_id)
+    try:
+        if Job.fetch(job_id, connection=redis).get_status() in _LIVE:
+            log.debug("job %s already live, not queued again", job_id)
+            return False
+    except NoSuchJobError:
+        pass
+
+    Queue(NOTIFICATIONS, connection=redis).enqueue(
+        DISPATCH_JOB,
+        notification_id,
+        job_id=job_id,
+        description=f"dispatch notification {notification_id}",
+        job_timeout=DISPATCH_TIMEOUT,
+        failure_ttl=FAILED_TTL,
+        meta={"notification_id": notification_id},
+    )
+    log.info("queued %s", job_id)
+    return True

@@ -1,0 +1,1 @@
+"""Local servers that speak Google's, Apple's and IPFS's real wire protocols."""
