@@ -13,15 +13,15 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_context: contextvars.ContextVar[dict] = contextvars.ContextVar(
-    "log_context", default={}
+_context: contextvars.ContextVar[tuple] = contextvars.ContextVar(
+    "log_context", default=()
 )
 
 
 @contextmanager
 def bind(**fields: object) -> Iterator[None]:
     """Add ``fields`` to every log line emitted inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set((*_context.get(), *fields.items()))
     try:
         yield
     finally:
@@ -30,7 +30,7 @@ def bind(**fields: object) -> Iterator[None]:
 
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.context = _context.get()
+        record.context = dict(_context.get())
         return True
 
 
