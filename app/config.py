@@ -20,7 +20,8 @@ from dotenv import dotenv_values
 from app.addresses import InvalidAddress, normalize_address
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+# Local state (SQLite file, sockets, logs); tests point it elsewhere.
+VAR = Path(os.environ.get("EPNS_VAR_DIR") or ROOT / "var").resolve()
 
 
 class ConfigError(RuntimeError):

@@ -1,0 +1,234 @@
+"""``python -m devstack``: the whole system on one machine, embedded defaults.
+
+Starts the embedded Valkey server, a fresh anvil chain with our EPNS
+contracts, the local stand-ins for FCM, APNs and an IPFS gateway, then the
+API, a worker, the poller and rq-dashboard. Prints where each listens and
+stops them all on Ctrl-C. The chain starts empty every time, so the local
+SQLite database is started afresh with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+import urllib.request
+
+from app.config import VAR
+from devstack.services import ServiceError, start_anvil, start_valkey
+from devstack.supervisor import Supervisor
+
+PY = sys.executable
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--api-port", type=int, default=5000)
+    parser.add_argument("--anvil-port", type=int, default=8545)
+    parser.add_argument("--fcm-port", type=int, default=9101)
+    parser.add_argument("--apns-port", type=int, default=9102)
+    parser.add_argument("--ipfs-port", type=int, default=9104)
+    parser.add_argument("--dashboard-port", type=int, default=9181)
+    parser.add_argument("--workers", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    ports = {k: v for k, v in vars(args).items() if k.endswith("_port")}
+    busy = [f"{k.removesuffix('_port')} ({p})" for k, p in ports.items() if _taken(p)]
+    if busy:
+        print(
+            f"devstack: ports already in use: {', '.join(busy)}; stop what holds "
+            "them or pass other ports (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+
+    sup = Supervisor(quiet={"api", "dashboard"})
+    try:
+        urls = start_stack(sup, args)
+    except (ServiceError, OSError, RuntimeError) as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        sup.stop_all()
+        return 1
+
+    print_banner(urls)
+    ended = sup.watch()
+    if ended:
+        print(
+            f"devstack: {ended} exited; see var/log/{ended}.log. Stopping.",
+            file=sys.stderr,
+        )
+    print("devstack: stopping…")
+    sup.stop_all()
+    return 1 if ended else 0
+
+
+def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
+    from devstack.chain import deploy_epns, write_chains_file
+    from devstack.push_credentials import make_dev_credentials
+
+    (VAR / "run").mkdir(parents=True, exist_ok=True)
+    env: dict[str, str] = {"APP_ENV": "development"}
+    urls: dict[str, str] = {}
+
+    if not os.environ.get("REDIS_URL"):
+        sock = VAR / "run" / "valkey.sock"
+        sup.adopt("valkey", start_valkey(sock))
+        urls["redis"] = f"unix://{sock}"
+    if not os.environ.get("DATABASE_URL"):
+        for path in VAR.glob("epns.sqlite3*"):
+            path.unlink()
+    _run_step([PY, "-m", "migrations"], env)
+
+    anvil, rpc_url = start_anvil(port=args.anvil_port)
+    sup.adopt("anvil", anvil)
+    deployment = deploy_epns(rpc_url)
+    write_chains_file(VAR / "chains.json", deployment, rpc_url)
+    urls["anvil"] = rpc_url
+    urls["contracts"] = f"Core {deployment.core}, Comm {deployment.comm}"
+
+    urls.update(start_fakes(sup, args))
+    env.update(
+        make_dev_credentials(
+            VAR / "credentials",
+            urls["fcm"],
+            "127.0.0.1",
+            args.apns_port,
+            str(VAR / "fakes" / "apns" / "cert.pem"),
+        )
+    )
+    env["IPFS_GATEWAYS"] = urls["ipfs"]
+    _save_env(env)
+
+    start_servers(sup, args, env)
+    urls["api"] = f"http://localhost:{args.api_port}"
+    urls["docs"] = f"{urls['api']}/docs"
+    urls["dashboard"] = f"http://127.0.0.1:{args.dashboard_port}"
+    _wait_http(f"{urls['api']}/healthz", "api")
+    (VAR / "devstack.json").write_text(json.dumps(urls, indent=2))
+    return urls
+
+
+def start_fakes(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
+    """The local FCM, APNs and IPFS servers standing in for the real ones."""
+    fcm = f"http://127.0.0.1:{args.fcm_port}"
+    ipfs = f"http://127.0.0.1:{args.ipfs_port}"
+    sup.spawn("fcm", [PY, "-m", "tests.fakes.fcm", "--port", str(args.fcm_port)], {})
+    sup.spawn(
+        "apns",
+        [
+            PY,
+            "-m",
+            "tests.fakes.apns",
+            "--port",
+            str(args.apns_port),
+            "--cert-dir",
+            str(VAR / "fakes" / "apns"),
+        ],
+        {},
+    )
+    sup.spawn("ipfs", [PY, "-m", "tests.fakes.ipfs", "--port", str(args.ipfs_port)], {})
+    _wait_http(f"{fcm}/_fake/received", "fcm")
+    _wait_http(f"{ipfs}/_fake/received", "ipfs")
+    _wait_port(args.apns_port, "apns")
+    return {"fcm": fcm, "apns": f"https://127.0.0.1:{args.apns_port}", "ipfs": ipfs}
+
+
+def start_servers(
+    sup: Supervisor, args: argparse.Namespace, env: dict[str, str]
+) -> None:
+    """The API, the workers, the poller and the dashboard."""
+    sup.spawn(
+        "api",
+        [
+            PY,
+            "-m",
+            "gunicorn",
+            "--no-control-socket",
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{args.api_port}",
+            "wsgi:app",
+        ],
+        env,
+    )
+    for n in range(args.workers):
+        sup.spawn(f"worker{n + 1}", [PY, "rq_worker.py"], env)
+    sup.spawn("poller", [PY, "-m", "poller", "--follow", "--interval", "1"], env)
+    sup.spawn(
+        "dashboard",
+        [
+            PY,
+            "-m",
+            "app.dashboard",
+            "--port",
+            str(args.dashboard_port),
+            "--development",
+        ],
+        env,
+    )
+
+
+def print_banner(urls: dict[str, str]) -> None:
+    width = max(len(k) for k in urls)
+    print("\nThe EPNS push server is running on this machine:\n")
+    for name, url in urls.items():
+        print(f"  {name:<{width}}  {url}")
+    print(
+        "\nIn another terminal, `make demo` sends notifications through it. "
+        "Logs: var/log/. Ctrl-C stops everything.\n",
+        flush=True,
+    )
+
+
+def _save_env(env: dict[str, str]) -> None:
+    """Let other commands (the demo, flask CLI) reach the same stand-ins."""
+    lines = [f"{k}={v}" for k, v in sorted(env.items())]
+    (VAR / "devstack.env").write_text("\n".join(lines) + "\n")
+
+
+def _run_step(args: list[str], env: dict[str, str]) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        args, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[1:])} failed:\n{done.stderr[-2000:]}")
+
+
+def _taken(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_port(port: int, name: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _taken(port):
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{name} did not start on port {port}")
+        time.sleep(0.1)
+
+
+def _wait_http(url: str, name: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{name} did not answer at {url}") from None
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
