@@ -29,7 +29,9 @@ _REALM = 'Basic realm="EPNS jobs", charset="UTF-8"'
 
 
 def create_dashboard(
-    settings: Settings | None = None, allow_anonymous: bool = False, url_prefix: str = ""
+    settings: Settings | None = None,
+    allow_anonymous: bool = False,
+    url_prefix: str = "",
 ) -> Flask:
     """The dashboard app; raises ConfigError when credentials are missing."""
     settings = settings or load_settings()

@@ -40,7 +40,10 @@ def client(db, redis, settings):
 
 def _checkpoint(chain_id: int, block: int, head: int | None) -> None:
     Checkpoint.create(
-        chain_id=chain_id, block_number=block, block_hash="0x" + "11" * 32, head_block=head
+        chain_id=chain_id,
+        block_number=block,
+        block_hash="0x" + "11" * 32,
+        head_block=head,
     )
 
 
@@ -111,9 +114,7 @@ def test_metrics_exposes_the_documented_names(client):
     text = response.text
     for name in DOCUMENTED_METRICS:
         assert f"# TYPE {name} " in text, name
-    assert (
-        'epns_api_requests_total{method="GET",route="/healthz",status="200"}' in text
-    )
+    assert 'epns_api_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
 
 
