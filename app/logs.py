@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from app.addresses import short
@@ -119,8 +119,10 @@ class TextFormatter(logging.Formatter):
         return redact(text)
 
 
-def configure_logging(production: bool, level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+def configure_logging(
+    production: bool, level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    handler = logging.StreamHandler(stream)
     handler.addFilter(_ContextFilter())
     handler.setFormatter(
         JsonFormatter()
