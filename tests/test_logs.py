@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from app.config import ROOT
 from app.job_context import ContextJob
 from app.logs import bind, configure_logging, notification_ids, redact, redact_url
 from app.metrics import JOB_DURATION
@@ -154,3 +158,28 @@ def _job_count(name: str) -> float:
             if sample.name.endswith("_count") and sample.labels["job"] == name:
                 return sample.value
     return 0.0
+
+
+def test_api_entry_point_logs_json_lines_in_production(db, database_url, tmp_path):
+    code = "import logging, wsgi; logging.getLogger('probe').info('hello %s', 1)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "APP_ENV": "production",
+            "DATABASE_URL": database_url,
+            "CHAINS_FILE": str(tmp_path / "none.json"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (line["logger"], line["message"], line["level"]) == (
+        "probe",
+        "hello 1",
+        "INFO",
+    )
