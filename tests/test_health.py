@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 import pytest
 
 from app import create_app
+from app.config import ConfigError, load_settings
 from app.db import init_database
 from app.models import Checkpoint
 from migrations import upgrade
@@ -202,3 +203,11 @@ def test_readiness_fails_while_the_database_is_down_and_recovers(
         assert back.status_code == 200, back.json
     finally:
         outage.close()
+
+
+@pytest.mark.parametrize(
+    "key, value", [("METRICS_PORT", "nine"), ("READY_MAX_LAG_BLOCKS", "-1")]
+)
+def test_malformed_ops_settings_name_their_key(key, value):
+    with pytest.raises(ConfigError, match=key):
+        load_settings({key: value})
