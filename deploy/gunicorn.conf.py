@@ -31,6 +31,23 @@ preload_app = False
 control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+if os.environ.get("APP_ENV") == "production":
+    # gunicorn's own lines as JSON too, through the app's formatter (and
+    # its redaction), so one parser reads the whole stream.
+    _json_stderr = {
+        "class": "logging.StreamHandler",
+        "formatter": "json",
+        "stream": "ext://sys.stderr",
+    }
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+        "handlers": {"console": _json_stderr, "error_console": _json_stderr},
+        "loggers": {
+            name: {"level": "INFO", "handlers": ["console"], "propagate": False}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+    }
 # Set to the proxy's address when behind one, for the client address in logs.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

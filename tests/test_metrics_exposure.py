@@ -1,5 +1,4 @@
-"""Metrics of workers and poller on a port or through the multiprocess
-directory, and /metrics adding up every gunicorn worker."""
+"""Metrics of workers and poller on a port or through the multiprocess directory."""
 
 from __future__ import annotations
 
@@ -7,9 +6,7 @@ import dataclasses
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from app.config import ROOT
@@ -84,53 +81,3 @@ def test_exporter_refuses_without_a_directory():
     )
     assert result.returncode == 2
     assert "PROMETHEUS_MULTIPROC_DIR" in result.stderr
-
-
-@pytest.mark.slow
-def test_gunicorn_metrics_count_every_worker(db, database_url, redis_url, tmp_path):
-    metrics_dir = tmp_path / "prometheus"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    gunicorn = spawn(
-        [
-            "-m",
-            "gunicorn",
-            "-c",
-            "deploy/gunicorn.conf.py",
-            "--workers",
-            "2",
-            # Recycle workers every few requests, so several processes,
-            # some already gone, served the requests being counted.
-            "--max-requests",
-            "5",
-            "--max-requests-jitter",
-            "0",
-            "-b",
-            f"127.0.0.1:{port}",
-            "wsgi:app",
-        ],
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "CHAINS_FILE": str(tmp_path / "none.json"),
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-            "GUNICORN_ACCESS_LOG": "/dev/null",
-        },
-    )
-    try:
-        wait_for_http(gunicorn, f"{base}/openapi.json")
-        with ThreadPoolExecutor(4) as pool:
-            codes = list(
-                pool.map(
-                    lambda _: requests.get(f"{base}/healthz", timeout=30).status_code,
-                    range(24),
-                )
-            )
-        text = requests.get(f"{base}/metrics", timeout=30).text
-    finally:
-        end(gunicorn)
-
-    assert codes == [200] * 24
-    series = 'epns_api_requests_total{method="GET",route="/healthz",status="200"}'
-    assert _value(text, series) == 24
-    assert len(list(metrics_dir.glob("counter_*.db"))) >= 3
