@@ -116,6 +116,18 @@ def test_checkpoint_reset_rewinds_to_the_canonical_hash(cli, anvil):
     assert json.loads(row.recent) == [[5, expected]]
 
 
+def test_checkpoint_reset_asks_first(db, redis, settings):
+    Checkpoint.create(chain_id=31337, block_number=15, block_hash="0x" + "aa" * 32)
+    runner = create_app(settings).test_cli_runner()
+
+    args = ["epns", "checkpoint", "reset", "--chain", "31337", "--to-start"]
+    result = runner.invoke(args=args, input="n\n")
+
+    assert result.exit_code == 1
+    assert "Aborted" in result.output
+    assert Checkpoint.get_by_id(31337).block_number == 15
+
+
 def test_checkpoint_reset_refuses_to_move_forward(cli):
     Checkpoint.create(chain_id=31337, block_number=3, block_hash="0x" + "aa" * 32)
 
