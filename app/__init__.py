@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from flask import Flask
+from flask import Flask, request
 from flask_smorest import Api
 
 from app.config import Settings, load_settings
@@ -40,6 +40,12 @@ def create_app(
     from app.api import register_blueprints
 
     register_blueprints(api)
+
+    from app.api.instrument import count_requests
+    from app.cli import register_cli
+
+    count_requests(app)
+    register_cli(app)
     return app
 
 
@@ -48,6 +54,9 @@ def _manage_connections(app: Flask) -> None:
 
     @app.before_request
     def _open() -> None:
+        # Health checks open their own, to report the database down.
+        if request.blueprint == "health":
+            return
         database.connect(reuse_if_open=True)
 
     @app.teardown_request

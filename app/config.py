@@ -48,6 +48,12 @@ class Settings:
     redis_url: str = f"unix://{VAR / 'run' / 'valkey.sock'}"
     chains_file: Path = VAR / "chains.json"
     chains_json: str | None = None
+    # Operations: metrics exposure of workers and poller, readiness, dashboard.
+    metrics_port: int | None = None
+    metrics_bind: str = "127.0.0.1"
+    ready_max_lag_blocks: int = 100
+    dashboard_username: str | None = None
+    dashboard_password: str | None = field(default=None, repr=False)
     raw: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -85,6 +91,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=environ.get("REDIS_URL") or defaults.redis_url,
         chains_file=Path(environ.get("CHAINS_FILE") or defaults.chains_file),
         chains_json=environ.get("CHAINS") or None,
+        metrics_port=_int(environ, "METRICS_PORT", None, minimum=1),
+        metrics_bind=environ.get("METRICS_BIND") or defaults.metrics_bind,
+        ready_max_lag_blocks=_int(
+            environ, "READY_MAX_LAG_BLOCKS", defaults.ready_max_lag_blocks, minimum=0
+        ),
+        dashboard_username=environ.get("RQ_DASHBOARD_USERNAME") or None,
+        dashboard_password=environ.get("RQ_DASHBOARD_PASSWORD") or None,
         raw=dict(environ),
     )
 
@@ -161,4 +174,19 @@ def _choice(
     value = environ.get(key) or default
     if value not in allowed:
         raise ConfigError(f"{key}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _int(
+    environ: Mapping[str, str], key: str, default: int | None, minimum: int = 0
+) -> int | None:
+    text = environ.get(key)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{key}: expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{key}: must be at least {minimum}, got {value}")
     return value

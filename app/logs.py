@@ -3,6 +3,10 @@
 ``bind`` attaches identifiers (chain, notification id, job id, ...) to every
 line logged in the current context, so one notification can be followed
 from its block to each device.
+
+Both formatters pass every line through ``redact``: callers already log
+tokens as ``short(token)``, and this is the net under a line that forgot,
+or an exception whose text carries a token, a JWT or an RPC URL with a key.
 """
 
 from __future__ import annotations
@@ -10,8 +14,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from app.addresses import short
 
 _context: contextvars.ContextVar[tuple] = contextvars.ContextVar(
     "log_context", default=()
@@ -26,6 +35,55 @@ def bind(**fields: object) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def notification_ids(notification: Any) -> dict[str, object]:
+    """The fields that follow a notification from its log to each device."""
+    return {
+        "chain": notification.chain_id,
+        "tx_hash": notification.tx_hash,
+        "log_index": notification.log_index,
+        "notification_id": notification.id,
+    }
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
+# Device tokens, API keys and JWT parts: long runs of letters and digits.
+# 0x hex (hashes, addresses, calldata) is public chain data and stays.
+_SECRETISH = re.compile(r"[A-Za-z0-9_\-]{32,}")
+_PUBLIC_HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def redact_url(url: str) -> str:
+    """Scheme, host and port only: keys hide in userinfo, paths and queries."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{host}" + ("/…" if hidden else "")
+
+
+def redact(text: str) -> str:
+    """Shorten what may be a secret in free text: URLs, tokens, keys."""
+    text = _URL.sub(lambda m: _safe_url(m.group()), text)
+    return _SECRETISH.sub(_shorten, text)
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return redact_url(url)
+    except ValueError:
+        return "<url>"
+
+
+def _shorten(match: re.Match) -> str:
+    run = match.group()
+    if _PUBLIC_HEX.fullmatch(run):
+        return run
+    has_digit = any(c.isdigit() for c in run)
+    has_letter = any(c.isalpha() for c in run)
+    return short(run) if has_digit and has_letter else run
 
 
 class _ContextFilter(logging.Filter):
@@ -45,7 +103,11 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        safe = {
+            key: redact(value) if isinstance(value, str) else value
+            for key, value in line.items()
+        }
+        return json.dumps(safe, default=lambda value: redact(str(value)))
 
 
 class TextFormatter(logging.Formatter):
@@ -54,11 +116,13 @@ class TextFormatter(logging.Formatter):
         context = getattr(record, "context", {})
         if context:
             text += " " + " ".join(f"{k}={v}" for k, v in context.items())
-        return text
+        return redact(text)
 
 
-def configure_logging(production: bool, level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+def configure_logging(
+    production: bool, level: str = "INFO", stream: IO[str] | None = None
+) -> None:
+    handler = logging.StreamHandler(stream)
     handler.addFilter(_ContextFilter())
     handler.setFormatter(
         JsonFormatter()

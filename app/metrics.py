@@ -9,13 +9,31 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-# Poller
-CHAIN_HEAD = Gauge("epns_chain_head_block", "Newest block seen", ["chain"])
-CHAIN_CHECKPOINT = Gauge(
-    "epns_chain_checkpoint_block", "Last block fully processed", ["chain"]
+# Poller. In multiprocess mode a gauge shows the value last set by any
+# process, alive or not: a cron poller exits between passes and its head,
+# checkpoint and lag must stay visible until the next pass replaces them.
+_LAST = "mostrecent"
+CHAIN_HEAD = Gauge(
+    "epns_chain_head_block", "Newest block seen", ["chain"], multiprocess_mode=_LAST
 )
-CHAIN_LAG = Gauge("epns_chain_lag_blocks", "Safe head minus checkpoint", ["chain"])
-RANGE_WIDTH = Gauge("epns_poller_range_blocks", "Width of the last range", ["chain"])
+CHAIN_CHECKPOINT = Gauge(
+    "epns_chain_checkpoint_block",
+    "Last block fully processed",
+    ["chain"],
+    multiprocess_mode=_LAST,
+)
+CHAIN_LAG = Gauge(
+    "epns_chain_lag_blocks",
+    "Safe head minus checkpoint",
+    ["chain"],
+    multiprocess_mode=_LAST,
+)
+RANGE_WIDTH = Gauge(
+    "epns_poller_range_blocks",
+    "Width of the last range",
+    ["chain"],
+    multiprocess_mode=_LAST,
+)
 RPC_ERRORS = Counter(
     "epns_rpc_errors_total", "RPC failures by class", ["chain", "kind"]
 )

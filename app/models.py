@@ -138,6 +138,8 @@ class ChainEvent(BaseModel):
     contract = pw.CharField(max_length=42)
     name = pw.CharField(max_length=64)
     args = pw.TextField()
+    # When the row was written, so pruning can keep recent history.
+    created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = (
@@ -191,6 +193,8 @@ class Checkpoint(BaseModel):
     block_hash = pw.CharField(max_length=66)
     # JSON list of [number, hash] of recently processed blocks, for reorgs.
     recent = pw.TextField(default="[]")
+    # Newest head the poller saw, so readiness can report lag from any process.
+    head_block = pw.BigIntegerField(null=True)
     updated_at = pw.DateTimeField(default=utcnow)
 
 
