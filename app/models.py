@@ -138,6 +138,9 @@ class ChainEvent(BaseModel):
     contract = pw.CharField(max_length=42)
     name = pw.CharField(max_length=64)
     args = pw.TextField()
+    # JSON list of the rows this event changed, as they were before it, so
+    # a reorg can put them back (see poller.effects).
+    undo = pw.TextField(null=True)
 
     class Meta:
         indexes = (
