@@ -29,6 +29,7 @@ from devstack.solidity import load_artifact
 
 SINGLE_GAS = 2_000_000
 BATCH_GAS = 16_000_000
+MINE_CHUNK = 500
 
 
 class ChainError(RuntimeError):
@@ -243,7 +244,9 @@ class EpnsDriver:
 
     # Chain control
     def mine(self, n: int = 1) -> None:
-        self.rpc.call("anvil_mine", hex(n))
+        """Mine ``n`` empty blocks, in chunks: anvil slows down as it grows."""
+        for start in range(0, n, MINE_CHUNK):
+            self.rpc.call("anvil_mine", hex(min(MINE_CHUNK, n - start)))
 
     def block_number(self) -> int:
         return int(self.rpc.call("eth_blockNumber"), 16)

@@ -97,8 +97,11 @@ class ChainRunner:
             log.warning("%s; stopping this pass", exc)
             return ChainResult(chain_id, "busy", str(exc))
         except Exception as exc:
-            log.error("chain %s: pass failed: %s", chain_id, exc, exc_info=True)
-            return ChainResult(chain_id, "failed", str(exc))
+            message = str(exc)
+            if not message.startswith(f"chain {chain_id}"):
+                message = f"chain {chain_id}: {type(exc).__name__}: {message}"
+            log.error("pass failed: %s", message, exc_info=True)
+            return ChainResult(chain_id, "failed", message)
 
     def _pass(self, lock: ChainLock) -> ChainResult:
         chain = self.chain

@@ -3,7 +3,8 @@
 ``anvil`` is the RPC URL of a session-wide anvil. ``epns`` snapshots the
 chain, deploys our EPNS-compatible contracts and reverts the snapshot after
 the test, so every test starts from the same blocks and addresses.
-``driver`` is an ``EpnsDriver`` on that deployment.
+``driver`` is an ``EpnsDriver`` on that deployment. ``long_anvil`` is a
+module-wide anvil for tests that mine many blocks; deploy on it yourself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from devstack.services import start_anvil, stop
 @pytest.fixture(scope="session")
 def anvil():
     proc, url = start_anvil()
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def long_anvil():
+    """A separate anvil for tests that mine thousands of blocks: without
+    snapshots and with pruned state history, mining is several times faster."""
+    proc, url = start_anvil(extra_args=("--prune-history", "64"))
     yield url
     stop(proc)
 
