@@ -253,7 +253,9 @@ class EpnsDriver:
 
     def reorg(self, depth: int) -> None:
         """Replace the last ``depth`` blocks with empty ones of new hashes."""
-        self.rpc.call("anvil_reorg", {"depth": depth, "tx_block_pairs": []})
+        # anvil 1.7 takes positional (depth, tx_block_pairs), not the object
+        # form older releases documented.
+        self.rpc.call("anvil_reorg", depth, [])
 
     def receipt(self, tx_hash: str) -> dict:
         return _receipt(self.rpc, tx_hash)
