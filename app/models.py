@@ -138,6 +138,9 @@ class ChainEvent(BaseModel):
     contract = pw.CharField(max_length=42)
     name = pw.CharField(max_length=64)
     args = pw.TextField()
+    # JSON list of the rows this event changed, as they were before it, so
+    # a reorg can put them back (see poller.effects).
+    undo = pw.TextField(null=True)
     # When the row was written, so pruning can keep recent history.
     created_at = pw.DateTimeField(default=utcnow)
 

@@ -90,6 +90,7 @@ def start_anvil(
     block_time: float | None = None,
     chain_id: int = 31337,
     timeout: float = 20.0,
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, str]:
     """Run anvil on 127.0.0.1; returns the process and its RPC URL."""
     port = port or free_port()
@@ -105,6 +106,7 @@ def start_anvil(
     ]
     if block_time:
         args += ["--block-time", str(block_time)]
+    args += list(extra_args)
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
 

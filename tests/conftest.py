@@ -19,6 +19,8 @@ from app.models import ALL_MODELS
 from devstack.services import start_valkey, stop
 from migrations import upgrade
 
+pytest_plugins = ["tests.chain_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:

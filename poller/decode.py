@@ -1,0 +1,155 @@
+"""Decode EPNS logs by topic0, for every event form in ``events.json``.
+
+Several names occur with two or three signatures (alpha, V1 and bytes32
+channel forms), so events are keyed by topic0, never by name. Decoding is
+done here rather than with a generic ABI library because a backfill decodes
+tens of thousands of logs a second and needs only five static types plus
+``bytes`` and ``string``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from eth_utils import keccak
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = Path(__file__).with_name("events.json")
+
+
+class DecodeError(ValueError):
+    """A log carries our topic0 but not the layout of its event."""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    name: str
+    signature: str
+    topic0: str
+    indexed: tuple[tuple[str, str], ...]  # (name, type) in topic order
+    data: tuple[tuple[str, str], ...]  # (name, type) in data order
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decoded log; the key is (chain, tx hash, log index)."""
+
+    chain_id: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    contract: str
+    name: str
+    signature: str
+    args: dict
+
+
+def _spec(fragment: dict) -> EventSpec:
+    types = ",".join(i["type"] for i in fragment["inputs"])
+    signature = f"{fragment['name']}({types})"
+    clean = [(i["name"].lstrip("_"), i["type"]) for i in fragment["inputs"]]
+    flags = [i["indexed"] for i in fragment["inputs"]]
+    return EventSpec(
+        name=fragment["name"],
+        signature=signature,
+        topic0="0x" + keccak(text=signature).hex(),
+        indexed=tuple(c for c, f in zip(clean, flags, strict=True) if f),
+        data=tuple(c for c, f in zip(clean, flags, strict=True) if not f),
+    )
+
+
+@cache
+def event_specs() -> dict[str, EventSpec]:
+    """Every EPNS event form, by topic0."""
+    fragments = json.loads(EVENTS_FILE.read_text())
+    specs = [_spec(f) for f in fragments if f.get("type") == "event"]
+    return {s.topic0: s for s in specs}
+
+
+def all_topics() -> list[str]:
+    return sorted(event_specs())
+
+
+def decode_log(raw: dict, chain_id: int) -> Event | None:
+    """Decode one ``eth_getLogs`` entry, or None if it is no EPNS event."""
+    topics = raw.get("topics") or []
+    spec = event_specs().get(topics[0].lower()) if topics else None
+    if spec is None:
+        return None
+    if len(topics) != len(spec.indexed) + 1:
+        raise DecodeError(f"{spec.signature}: {len(topics) - 1} indexed topics")
+
+    args = {
+        name: _word(bytes.fromhex(topic[2:]), kind)
+        for (name, kind), topic in zip(spec.indexed, topics[1:], strict=True)
+    }
+    args.update(_decode_data(spec, bytes.fromhex(raw.get("data", "0x")[2:])))
+    return Event(
+        chain_id=chain_id,
+        block_number=int(raw["blockNumber"], 16),
+        block_hash=raw["blockHash"].lower(),
+        tx_hash=raw["transactionHash"].lower(),
+        log_index=int(raw["logIndex"], 16),
+        contract=raw["address"].lower(),
+        name=spec.name,
+        signature=spec.signature,
+        args=args,
+    )
+
+
+def _decode_data(spec: EventSpec, data: bytes) -> dict:
+    values = {}
+    for position, (name, kind) in enumerate(spec.data):
+        head = data[32 * position : 32 * position + 32]
+        if len(head) != 32:
+            raise DecodeError(f"{spec.signature}: data too short")
+        if kind in ("bytes", "string"):
+            values[name] = _dynamic(data, int.from_bytes(head, "big"), kind, spec)
+        else:
+            values[name] = _word(head, kind)
+    return values
+
+
+def _dynamic(data: bytes, offset: int, kind: str, spec: EventSpec) -> str | bytes:
+    length = int.from_bytes(data[offset : offset + 32], "big")
+    body = data[offset + 32 : offset + 32 + length]
+    if offset + 32 > len(data) or len(body) != length:
+        raise DecodeError(f"{spec.signature}: {kind} runs past the data")
+    if kind == "string":
+        return body.decode("utf-8", errors="replace")
+    return body
+
+
+def _word(word: bytes, kind: str) -> object:
+    if kind == "address":
+        return "0x" + word[12:].hex()
+    if kind.startswith("uint"):
+        return int.from_bytes(word, "big")
+    if kind == "bytes32":
+        return "0x" + word.hex()
+    if kind == "bool":
+        return word[-1] == 1
+    raise DecodeError(f"unsupported indexed type {kind}")
+
+
+def channel_address(value: str) -> str | None:
+    """The address behind a channel argument (address or bytes32 form)."""
+    if len(value) == 42:
+        return value
+    if len(value) == 66 and value[2:26] == "0" * 24:
+        return "0x" + value[26:]
+    return None
+
+
+def args_json(args: dict) -> str:
+    """Arguments as JSON: bytes become 0x hex, big integers stay exact."""
+    return json.dumps(
+        {k: ("0x" + v.hex() if isinstance(v, bytes) else v) for k, v in args.items()},
+        separators=(",", ":"),
+    )

@@ -1,0 +1,190 @@
+"""One pass over one chain: from the checkpoint to head minus confirmations.
+
+Each range is read and checked (``poller.fetch``), linked to the stored
+checkpoint (a range that does not link means a reorg: roll back, read
+again), decoded, committed with the checkpoint in one transaction, and
+only then handed to the dispatch queue. Notifications still pending from a
+run that died between commit and hand-off are queued again at the start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from redis import Redis
+
+from app import metrics
+from app.config import ChainConfig
+from app.logs import bind
+from poller.decode import DecodeError, Event, decode_log
+from poller.fetch import NodeBehind, RangeRead, RangeReader
+from poller.handoff import enqueue_notifications
+from poller.lock import ChainLock
+from poller.progress import Progress
+from poller.reorg import is_canonical, roll_back
+from poller.rpc import RpcClient, RpcPolicy
+from poller.scanner import Scanner
+from poller.store import (
+    ConcurrentRun,
+    Position,
+    advance,
+    commit_range,
+    load_position,
+    pending_ids,
+    prune_final,
+)
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[Redis, Sequence[int]], int]
+
+
+class LockLost(RuntimeError):
+    """Our lock expired or was taken over mid-pass."""
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    chain_id: int
+    outcome: str  # done | busy | behind | failed
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+class ChainRunner:
+    def __init__(
+        self,
+        chain: ChainConfig,
+        redis: Redis,
+        policy: RpcPolicy | None = None,
+        lock_ttl: float = 60.0,
+        enqueue: Enqueue = enqueue_notifications,
+    ) -> None:
+        self.chain = chain
+        self.redis = redis
+        self.client = RpcClient(chain.rpc_urls, chain.name, policy)
+        self.scanner = Scanner(chain, RangeReader(chain, self.client))
+        self.lock_ttl = lock_ttl
+        self.enqueue = enqueue
+
+    def run_pass(self) -> ChainResult:
+        """One pass; never raises for chain trouble, reports it instead."""
+        chain_id = self.chain.chain_id
+        lock = ChainLock(self.redis, chain_id, self.lock_ttl)
+        if not lock.acquire():
+            message = f"chain {chain_id}: another run holds the lock ({lock.holder()})"
+            log.info("%s; nothing to do", message)
+            return ChainResult(chain_id, "busy", message)
+        try:
+            with bind(chain=chain_id):
+                return self._guarded_pass(lock)
+        finally:
+            lock.release()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _guarded_pass(self, lock: ChainLock) -> ChainResult:
+        chain_id = self.chain.chain_id
+        try:
+            return self._pass(lock)
+        except (ConcurrentRun, LockLost) as exc:
+            log.warning("%s; stopping this pass", exc)
+            return ChainResult(chain_id, "busy", str(exc))
+        except Exception as exc:
+            message = str(exc)
+            if not message.startswith(f"chain {chain_id}"):
+                message = f"chain {chain_id}: {type(exc).__name__}: {message}"
+            log.error("pass failed: %s", message, exc_info=True)
+            return ChainResult(chain_id, "failed", message)
+
+    def _pass(self, lock: ChainLock) -> ChainResult:
+        chain = self.chain
+        requeued = self.enqueue(self.redis, pending_ids(chain.chain_id))
+        if requeued:
+            log.info(
+                "chain %s: %d pending notifications queued again",
+                chain.chain_id,
+                requeued,
+            )
+
+        position = load_position(chain.chain_id, chain.start_block)
+        head = int(self.client.call("eth_blockNumber"), 16)
+        target = head - chain.confirmations
+        metrics.CHAIN_HEAD.labels(chain.name).set(head)
+        if not is_canonical(self.client, position):
+            position = roll_back(self.client, chain, position)
+
+        progress = Progress(chain.chain_id, position.number + 1, target, head)
+        outcome = "done"
+        while position.number < target:
+            if lock.lost.is_set():
+                raise LockLost(f"chain {chain.chain_id}: lock lost")
+            try:
+                read = self.scanner.read_next(position.number + 1, target)
+            except NodeBehind as exc:
+                log.warning(
+                    "%s; stopping at block %d until it catches up", exc, position.number
+                )
+                outcome = "behind"
+                break
+            if position.hash and read.parent_hash != position.hash:
+                position = roll_back(self.client, chain, position)
+                progress.reorgs += 1
+                continue
+            position = self._commit(position, read, progress)
+
+        prune_final(chain.chain_id, position)
+        metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
+        log.info("%s", progress.summary(outcome))
+        return ChainResult(chain.chain_id, outcome, progress.summary(outcome))
+
+    def _commit(
+        self, position: Position, read: RangeRead, progress: Progress
+    ) -> Position:
+        chain_id = self.chain.chain_id
+        events = self._decode(read)
+        after = advance(position, read.blocks)
+        commit_range(chain_id, position, after, events)
+
+        notifications = sum(1 for e in events if e.name == "SendNotification")
+        queued = (
+            self.enqueue(self.redis, pending_ids(chain_id, read.first, read.last))
+            if notifications
+            else 0
+        )
+        log.debug(
+            "chain %s: blocks %d-%d committed, %d events, %d notifications queued",
+            chain_id,
+            read.first,
+            read.last,
+            len(events),
+            queued,
+        )
+        metrics.CHAIN_CHECKPOINT.labels(self.chain.name).set(after.number)
+        metrics.LOGS_PROCESSED.labels(self.chain.name).inc(len(events))
+        progress.record(read.last, len(events), notifications, queued)
+        return after
+
+    def _decode(self, read: RangeRead) -> list[Event]:
+        events = []
+        for raw in read.logs:
+            try:
+                event = decode_log(raw, self.chain.chain_id)
+            except DecodeError as exc:
+                log.warning(
+                    "chain %s: log %s:%s not decoded: %s",
+                    self.chain.chain_id,
+                    raw.get("transactionHash"),
+                    raw.get("logIndex"),
+                    exc,
+                )
+                continue
+            if event is not None:
+                events.append(event)
+        return events

@@ -1,0 +1,254 @@
+"""Writing a range, and unwriting orphaned blocks, each in one transaction.
+
+A range's events, effects, notifications and the checkpoint commit
+together. The checkpoint row is updated first, on the condition that it
+still holds what this run read: a second runner that slipped past the lock
+finds the row moved and rolls back, so a block is never applied twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import peewee as pw
+
+from app.db import database
+from app.models import (
+    ChainEvent,
+    Checkpoint,
+    Notification,
+    NotificationStatus,
+    utcnow,
+)
+from poller.decode import Event, args_json
+from poller.effects import apply_event, dump_undo, undo_records
+
+log = logging.getLogger(__name__)
+
+RING = 128  # recent (number, hash) pairs kept for reorg detection
+INSERT_CHUNK = 500
+REORG_REASON = "reorg"
+
+
+class ConcurrentRun(RuntimeError):
+    """The checkpoint moved under us: another runner is at work."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a chain stands: last processed block and recent hashes."""
+
+    number: int
+    hash: str | None
+    recent: tuple[tuple[int, str], ...] = ()
+    stored: bool = False
+
+
+def load_position(chain_id: int, start_block: int) -> Position:
+    row = Checkpoint.get_or_none(Checkpoint.chain_id == chain_id)
+    if row is None:
+        return Position(start_block - 1, None)
+    recent = tuple((int(n), h) for n, h in json.loads(row.recent))
+    return Position(row.block_number, row.block_hash, recent, stored=True)
+
+
+def advance(position: Position, new_blocks: Sequence[tuple[int, str]]) -> Position:
+    """The position after processing ``new_blocks`` (ascending)."""
+    recent = (*position.recent, *new_blocks)[-RING:]
+    number, block_hash = new_blocks[-1]
+    return Position(number, block_hash, recent, stored=True)
+
+
+def commit_range(
+    chain_id: int,
+    before: Position,
+    after: Position,
+    events: Sequence[Event],
+) -> None:
+    """Store the events of (before, after] and move the checkpoint."""
+    with database.atomic():
+        _move_checkpoint(chain_id, before, after)
+
+        rows = []
+        notifications = []
+        for event in events:
+            if event.name == "SendNotification":
+                notifications.append(event)
+                undo = None
+            else:
+                undo = dump_undo(apply_event(event))
+            rows.append(_event_row(event, undo))
+        _insert(ChainEvent, rows)
+        _insert_notifications(chain_id, notifications)
+
+
+def pending_ids(
+    chain_id: int, first: int | None = None, last: int | None = None
+) -> list[int]:
+    """Ids of notifications still waiting for dispatch, oldest first."""
+    query = Notification.select(Notification.id).where(
+        (Notification.chain_id == chain_id)
+        & (Notification.status == NotificationStatus.PENDING)
+    )
+    if first is not None:
+        query = query.where(Notification.block_number.between(first, last))
+    return [row.id for row in query.order_by(Notification.id).namedtuples()]
+
+
+def rollback_to(chain_id: int, current: Position, ancestor: Position) -> int:
+    """Undo every block above ``ancestor``; return notifications cancelled."""
+    with database.atomic():
+        _move_checkpoint(chain_id, current, ancestor)
+
+        orphaned = (
+            ChainEvent.select(ChainEvent.undo)
+            .where(
+                (ChainEvent.chain_id == chain_id)
+                & (ChainEvent.block_number > ancestor.number)
+                & ChainEvent.undo.is_null(False)
+            )
+            .order_by(ChainEvent.block_number, ChainEvent.log_index)
+        )
+        records = [r for row in orphaned for r in json.loads(row.undo)]
+        undo_records(records)
+
+        cancelled = (
+            Notification.update(
+                status=NotificationStatus.CANCELLED, reason=REORG_REASON
+            )
+            .where(
+                (Notification.chain_id == chain_id)
+                & (Notification.block_number > ancestor.number)
+                & (Notification.status == NotificationStatus.PENDING)
+            )
+            .execute()
+        )
+        ChainEvent.delete().where(
+            (ChainEvent.chain_id == chain_id)
+            & (ChainEvent.block_number > ancestor.number)
+        ).execute()
+    return cancelled
+
+
+def prune_final(chain_id: int, position: Position) -> int:
+    """Forget decoded events too deep to be reorganised any more."""
+    if len(position.recent) < RING:
+        return 0
+    oldest = position.recent[0][0]
+    return (
+        ChainEvent.delete()
+        .where((ChainEvent.chain_id == chain_id) & (ChainEvent.block_number < oldest))
+        .execute()
+    )
+
+
+def _move_checkpoint(chain_id: int, before: Position, after: Position) -> None:
+    fields = {
+        "block_number": after.number,
+        "block_hash": after.hash or "",
+        "recent": json.dumps([list(pair) for pair in after.recent]),
+        "updated_at": utcnow(),
+    }
+    if not before.stored:
+        try:
+            with database.atomic():
+                Checkpoint.insert(chain_id=chain_id, **fields).execute()
+        except pw.IntegrityError:
+            raise ConcurrentRun(
+                f"chain {chain_id}: checkpoint created by another run"
+            ) from None
+        return
+
+    moved = (
+        Checkpoint.update(**fields)
+        .where(
+            (Checkpoint.chain_id == chain_id)
+            & (Checkpoint.block_number == before.number)
+            & (Checkpoint.block_hash == (before.hash or ""))
+        )
+        .execute()
+    )
+    if moved != 1:
+        raise ConcurrentRun(
+            f"chain {chain_id}: checkpoint is no longer at block {before.number}"
+        )
+
+
+def _event_row(event: Event, undo: str | None) -> dict:
+    return {
+        "chain_id": event.chain_id,
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "tx_hash": event.tx_hash,
+        "log_index": event.log_index,
+        "contract": event.contract,
+        "name": event.name,
+        "args": args_json(event.args),
+        "undo": undo,
+    }
+
+
+def _insert(model: type[pw.Model], rows: list[dict]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        model.insert_many(
+            rows[start : start + INSERT_CHUNK]
+        ).on_conflict_ignore().execute()
+
+
+def _insert_notifications(chain_id: int, events: list[Event]) -> None:
+    rows = [
+        {
+            "chain_id": chain_id,
+            "tx_hash": e.tx_hash,
+            "log_index": e.log_index,
+            "block_number": e.block_number,
+            "block_hash": e.block_hash,
+            "channel": e.args["channel"],
+            "recipient": e.args["recipient"],
+            "identity": e.args["identity"],
+            "status": NotificationStatus.PENDING,
+        }
+        for e in events
+    ]
+    _insert(Notification, rows)
+    _revive(chain_id, events)
+
+
+def _revive(chain_id: int, events: list[Event]) -> None:
+    """A transaction orphaned by a reorg and mined again keeps its key:
+    its cancelled notification becomes pending again, in its new block."""
+    tx_hashes = sorted({e.tx_hash for e in events})
+    if not tx_hashes:
+        return
+    cancelled = (
+        Notification.select(
+            Notification.id, Notification.tx_hash, Notification.log_index
+        )
+        .where(
+            (Notification.chain_id == chain_id)
+            & (Notification.status == NotificationStatus.CANCELLED)
+            & (Notification.reason == REORG_REASON)
+            & Notification.tx_hash.in_(tx_hashes)
+        )
+        .namedtuples()
+    )
+    by_key = {(e.tx_hash, e.log_index): e for e in events}
+    for row in cancelled:
+        event = by_key.get((row.tx_hash, row.log_index))
+        if event is None:
+            continue
+        Notification.update(
+            status=NotificationStatus.PENDING,
+            reason=None,
+            block_number=event.block_number,
+            block_hash=event.block_hash,
+        ).where(Notification.id == row.id).execute()
+        log.info(
+            "chain %s: notification %s re-mined in block %s, pending again",
+            chain_id,
+            row.id,
+            event.block_number,
+        )

@@ -1,0 +1,107 @@
+"""Every EPNS event reaches the right table; notifications are keyed per log."""
+
+from __future__ import annotations
+
+from rq import Queue
+
+from app.models import (
+    ChainEvent,
+    Channel,
+    Checkpoint,
+    Delegate,
+    Notification,
+    PublicKey,
+    Subscription,
+)
+from app.queue import notification_job_id
+from tests.poller_support import ALICE, BOB, CHANNEL, chain_config, run_pass
+
+
+def test_channel_lifecycle_and_subscriptions(db, redis, anvil, epns, driver):
+    driver.add_channel(CHANNEL, b"1+QmChannelMeta")
+    driver.subscribe(CHANNEL, ALICE)
+    driver.add_delegate(CHANNEL, BOB)
+    driver.verify_channel(CHANNEL)
+    driver.deactivate_channel(CHANNEL, 5)
+    driver.reactivate_channel(CHANNEL, 6)
+    driver.update_channel(CHANNEL, b"1+QmNewMeta", 7)
+    driver.register_public_key(ALICE, b"\x04" + b"\x11" * 64)
+    driver.remove_delegate(CHANNEL, BOB)
+    driver.unsubscribe(CHANNEL, ALICE)
+
+    result = run_pass(chain_config(epns, anvil), redis)
+
+    assert result.outcome == "done", result.message
+    channel = Channel.get(Channel.address == CHANNEL)
+    assert (channel.state, channel.identity, channel.verified) == (
+        "active",
+        "1+QmNewMeta",
+        True,
+    )
+    assert channel.channel_type == 2
+    subs = {(s.channel, s.subscriber): s.active for s in Subscription.select()}
+    assert subs == {
+        (CHANNEL, CHANNEL): True,
+        ("0x" + "00" * 20, CHANNEL): True,
+        (CHANNEL, epns.admin): True,
+        (CHANNEL, ALICE): False,
+    }
+    assert Delegate.select().count() == 0
+    assert PublicKey.get().owner == ALICE
+    assert Checkpoint.get().block_number == driver.block_number()
+
+
+def test_each_send_notification_of_a_tx_is_its_own_row(db, redis, anvil, epns, driver):
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    tx = driver.send_notifications(
+        [(CHANNEL, ALICE, b"3+x"), (CHANNEL, BOB, b"3+y"), (CHANNEL, BOB, b"3+y")]
+    )
+
+    run_pass(chain_config(epns, anvil), redis)
+
+    rows = list(Notification.select().order_by(Notification.log_index))
+    assert [(r.tx_hash, r.recipient, bytes(r.identity)) for r in rows] == [
+        (tx, ALICE, b"3+x"),
+        (tx, BOB, b"3+y"),
+        (tx, BOB, b"3+y"),
+    ]
+    assert len({r.log_index for r in rows}) == 3
+    assert all(r.status == "pending" for r in rows)
+    queued = set(Queue("notifications", connection=redis).job_ids)
+    assert queued == {notification_job_id(r.id) for r in rows}
+
+
+def test_old_forms_and_blocking(db, redis, anvil, epns, driver):
+    other = "0x" + "d2" * 20
+    driver.add_channel_alpha(other, b"1+QmAlpha")
+    driver.update_channel_alpha(other, b"1+QmAlpha2")
+    driver.deactivate_channel_alpha(other)
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.block_channel(CHANNEL)
+
+    run_pass(chain_config(epns, anvil), redis)
+
+    states = {c.address: (c.state, c.identity) for c in Channel.select()}
+    assert states[other] == ("deactivated", "1+QmAlpha2")
+    assert states[CHANNEL] == ("blocked", "1+QmMeta")
+    names = {e.name for e in ChainEvent.select()}
+    assert {
+        "AddChannel",
+        "UpdateChannel",
+        "DeactivateChannel",
+        "ChannelBlocked",
+    } <= names
+
+
+def test_second_pass_finds_nothing_new(db, redis, anvil, epns, driver):
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.send_notification(CHANNEL, ALICE, b"3+x")
+    chain = chain_config(epns, anvil)
+    run_pass(chain, redis)
+    driver.mine(3)
+
+    second = run_pass(chain, redis)
+
+    assert second.outcome == "done"
+    assert Notification.select().count() == 1
+    assert Checkpoint.get().block_number == driver.block_number()

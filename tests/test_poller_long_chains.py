@@ -1,0 +1,59 @@
+"""Chains with thousands of blocks: range bounds (P3) and empty blocks (P4)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from app.models import Checkpoint, Notification
+from devstack.chain import EpnsDriver, deploy_epns
+from tests.fakes.rpc_proxy import RpcProxy
+from tests.poller_support import ALICE, CHANNEL, chain_config, run_pass
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def long_chain(long_anvil):
+    deployment = deploy_epns(long_anvil)
+    driver = EpnsDriver(long_anvil, deployment)
+    proxy = RpcProxy(long_anvil).start()
+    yield deployment, driver, proxy
+    proxy.stop()
+    driver.close()
+
+
+def test_p3_no_request_spans_more_than_max_range(db, redis, long_chain):
+    deployment, driver, proxy = long_chain
+    driver.mine(1200)
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.send_notification(CHANNEL, ALICE, b"3+middle")
+    driver.mine(1300)
+
+    result = run_pass(chain_config(deployment, proxy.url, max_range=1000), redis)
+
+    assert result.outcome == "done", result.message
+    widths = [last - first + 1 for first, last in proxy.log_ranges]
+    assert max(widths) == 1000
+    ranges = sorted(proxy.log_ranges)
+    assert ranges[0][0] == deployment.deploy_block
+    assert ranges[-1][1] == driver.block_number()
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
+    assert Notification.select().count() == 1
+
+
+def test_p4_ten_thousand_empty_blocks_then_one_event(db, redis, long_chain):
+    deployment, driver, proxy = long_chain
+    chain = chain_config(deployment, proxy.url)
+    driver.mine(10_000)
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.send_notification(CHANNEL, ALICE, b"3+late")
+
+    first = run_pass(chain, redis)
+    second = run_pass(chain, redis)
+
+    assert (first.outcome, second.outcome) == ("done", "done")
+    assert [bytes(n.identity) for n in Notification.select()] == [b"3+late"]
+    assert Checkpoint.get().block_number == driver.block_number()
+    assert len(proxy.log_ranges) >= 5  # walked through in max_range steps
