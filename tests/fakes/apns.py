@@ -64,7 +64,7 @@ class FakeApns(FakeService):
             return _reason("BadPath", 404)
         token = request.path[len("/3/device/") :]
         apns_id = request.headers.get("apns-id") or str(uuid.uuid4()).upper()
-        reply = self._check(request) or self._scripted(token)
+        reply = self._check(request) or self._scripted(token, request.connection)
         reply.headers.append(("apns-id", apns_id))
 
         payload = request.json() if isinstance(request.json(), dict) else {}
@@ -105,16 +105,20 @@ class FakeApns(FakeService):
         if time.time() - issued > TOKEN_MAX_AGE:
             return _reason("ExpiredProviderToken")
 
+        # A token change is allowed once the old token was refused.
         state = request.connection
         if state.get("token") != provider_token:
-            if state.get("token") and time.time() - state["since"] < TOKEN_MIN_CHANGE:
+            recent = time.time() - state.get("since", 0) < TOKEN_MIN_CHANGE
+            if state.get("token") and recent and not state.get("refused"):
                 return _reason("TooManyProviderTokenUpdates")
-            state["token"], state["since"] = provider_token, time.time()
+            state.update(token=provider_token, since=time.time(), refused=False)
             self.provider_tokens.add(provider_token)
         return None
 
-    def _scripted(self, token: str) -> Reply:
+    def _scripted(self, token: str, state: dict) -> Reply:
         answer = self.script.next(token) or {"kind": "ok"}
+        if REASONS.get(answer["kind"]) == 403:
+            state["refused"] = True
         success = Reply(200)
         reply = action_reply(answer, success)
         if reply is None:
