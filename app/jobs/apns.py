@@ -153,6 +153,7 @@ class ApnsSender:
         port: int,
         ca_file: str | None,
         timeout: float,
+        concurrency: int = 500,
         max_connections: int = 4,
     ) -> None:
         try:
@@ -173,10 +174,11 @@ class ApnsSender:
             team_id=team_id,
             topic=topic,
             max_connections=max_connections,
-            max_connection_attempts=2,
+            max_connection_attempts=3,
             ssl_context=context,
         )
         self._last_sweep = 0.0
+        self._semaphore = asyncio.Semaphore(concurrency)
 
     async def send(self, token: str, message: dict, collapse: str) -> Outcome:
         request = NotificationRequest(
@@ -187,9 +189,10 @@ class ApnsSender:
             push_type=PushType.ALERT,
         )
         try:
-            result = await asyncio.wait_for(
-                self._pool.send_notification(request), self.timeout
-            )
+            async with self._semaphore:
+                result = await asyncio.wait_for(
+                    self._pool.send_notification(request), self.timeout
+                )
         except TimeoutError:
             self._close_silent_connections()
             return transport_failure("timeout")

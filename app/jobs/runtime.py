@@ -129,4 +129,5 @@ class Senders:
             port=cfg.apns_port,
             ca_file=cfg.apns_ca_file,
             timeout=cfg.send_timeout,
+            concurrency=cfg.concurrency,
         )

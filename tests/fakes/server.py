@@ -24,6 +24,7 @@ import h2.exceptions
 import h2.settings
 
 PREFACE = b"PRI * HTTP/2.0"
+CONNECTION_WINDOW = 1 << 24
 
 
 @dataclass
@@ -99,6 +100,9 @@ class _Connection(asyncio.Protocol):
             },
         )
         self.h2.initiate_connection()
+        # Like the real services, allow far more than the 64 KiB default in
+        # flight, so a client may open hundreds of streams at once.
+        self.h2.increment_flow_control_window(CONNECTION_WINDOW)
 
     def _h2_data(self, data: bytes) -> None:
         try:
