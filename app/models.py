@@ -166,6 +166,11 @@ class Notification(BaseModel):
     reason = pw.CharField(max_length=255, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     dispatched_at = pw.DateTimeField(null=True)
+    # The transaction's sender when the poller knows it: dispatch checks it
+    # is the channel or a delegate. The resolved payload is kept so push
+    # batches never fetch it again.
+    sender = pw.CharField(max_length=42, null=True)
+    payload = pw.TextField(null=True)
 
     class Meta:
         indexes = (
@@ -181,6 +186,7 @@ class Delivery(BaseModel):
     notification = pw.ForeignKeyField(Notification, on_delete="CASCADE")
     token = pw.CharField(max_length=255)
     platform = pw.CharField(max_length=16)
+    app_id = pw.CharField(max_length=64, default="default")
     status = pw.CharField(max_length=16, default=DeliveryStatus.CLAIMED)
     attempts = pw.IntegerField(default=0)
     last_error = pw.CharField(max_length=255, null=True)

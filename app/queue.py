@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -56,6 +56,9 @@ def enqueue_notification(redis: Redis, notification_id: int) -> bool:
         description=f"dispatch notification {notification_id}",
         job_timeout=DISPATCH_TIMEOUT,
         failure_ttl=FAILED_TTL,
+        # Retried only when the payload storage was unreachable or the worker
+        # died; the job itself decides, and the ledger keeps it idempotent.
+        retry=Retry(max=3, interval=[30, 120, 600]),
         meta={"notification_id": notification_id},
     )
     log.info("queued %s", job_id)

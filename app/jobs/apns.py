@@ -1,0 +1,227 @@
+"""APNs sender: token (.p8) auth over HTTP/2 with aioapns, made robust.
+
+aioapns multiplexes many streams per connection but, as shipped, never
+completes a stream the server resets, leaks a map entry per success, lets
+every new connection mint its own JWT and waits forever on a connection
+that went silent. The subclasses here fix each: resets fail the request,
+one JWT per credential is shared by all connections and renewed at most
+every 40 minutes (Apple wants 20 to 60), every send has a deadline, and a
+connection silent past the deadline is closed so the pool opens a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from functools import partial
+
+import h2.events
+import h2.exceptions
+import jwt
+from aioapns.common import NotificationRequest, PushType
+from aioapns.connection import (
+    APNsKeyConnectionPool,
+    APNsTLSClientProtocol,
+    AuthorizationHeaderProvider,
+)
+from aioapns.exceptions import ConnectionClosed, ConnectionError, MaxAttemptsExceeded
+
+from app.addresses import short
+from app.jobs.fcm import CredentialError
+from app.jobs.outcomes import Outcome, classify_apns, transport_failure
+
+log = logging.getLogger(__name__)
+
+JWT_RENEW_AFTER = 40 * 60
+JWT_MIN_AGE = 20 * 60
+
+
+class StreamReset(Exception):
+    """The server reset the request's stream (RST_STREAM)."""
+
+
+class SharedJwt(AuthorizationHeaderProvider):
+    """One provider token per credential, shared by every connection."""
+
+    def __init__(self, key: str, key_id: str, team_id: str) -> None:
+        self._key, self._key_id, self._team_id = key, key_id, team_id
+        self._header: str | None = None
+        self.issued_at = 0.0
+        self.minted = 0
+        self.get_header()  # fail now, naming the credential, if the key is bad
+
+    def get_header(self) -> str:
+        if self._header is None or time.time() - self.issued_at > JWT_RENEW_AFTER:
+            self.renew()
+        return self._header
+
+    def renew(self) -> None:
+        now = time.time()
+        try:
+            token = jwt.encode(
+                {"iss": self._team_id, "iat": int(now)},
+                self._key,
+                algorithm="ES256",
+                headers={"kid": self._key_id},
+            )
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise CredentialError(f"APNs key {self._key_id}: {exc}") from None
+        self._header, self.issued_at = f"bearer {token}", now
+        self.minted += 1
+        log.info("APNs provider token minted for key %s", self._key_id)
+
+
+class _Protocol(APNsTLSClientProtocol):
+    """One HTTP/2 connection; see the module docstring for what it adds."""
+
+    def connection_made(self, transport) -> None:
+        self.last_activity = time.monotonic()
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = time.monotonic()
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            log.warning("APNs connection protocol error, closing: %r", exc)
+            self.close()
+            return
+        for event in events:
+            self._dispatch(event)
+        if self.transport is not None and not self.transport.is_closing():
+            self.flush()
+
+    def _dispatch(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.ResponseReceived):
+            self.on_response_received(dict(event.headers))
+        elif isinstance(event, h2.events.DataReceived):
+            self.conn.acknowledge_received_data(
+                event.flow_controlled_length, event.stream_id
+            )
+            self.on_data_received(event.data, event.stream_id)
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self.on_remote_settings_changed(event.changed_settings)
+        elif isinstance(event, h2.events.StreamEnded):
+            self.request_streams.pop(event.stream_id, None)
+            self.free_channels.release()
+        elif isinstance(event, h2.events.StreamReset):
+            self._fail_stream(event.stream_id)
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.on_connection_terminated(event)
+
+    def _fail_stream(self, stream_id: int) -> None:
+        request_id = self.request_streams.pop(stream_id, None)
+        future = self.requests.pop(request_id, None) if request_id else None
+        self.request_statuses.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_exception(StreamReset(f"stream {stream_id} reset"))
+        self.free_channels.release()
+
+
+class _Pool(APNsKeyConnectionPool):
+    def __init__(self, *, host: str, port: int, auth: SharedJwt, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.protocol_class = type(
+            "APNsProtocol", (_Protocol,), {"APNS_SERVER": host, "APNS_PORT": port}
+        )
+        self._auth = auth
+
+    async def create_connection(self):
+        factory = partial(
+            self.protocol_class,
+            self.apns_topic,
+            self.loop,
+            self.discard_connection,
+            self._auth,
+        )
+        return await self._create_connection(factory)
+
+
+class ApnsSender:
+    platform = "apns"
+
+    def __init__(
+        self,
+        *,
+        key_file: str,
+        key_id: str,
+        team_id: str,
+        topic: str,
+        host: str,
+        port: int,
+        ca_file: str | None,
+        timeout: float,
+        concurrency: int = 500,
+        max_connections: int = 4,
+    ) -> None:
+        try:
+            with open(key_file) as handle:
+                key = handle.read()
+        except OSError as exc:
+            raise CredentialError(f"APNs key file {key_file}: {exc}") from None
+        self.auth = SharedJwt(key, key_id, team_id)
+        context = ssl.create_default_context(cafile=ca_file)
+        context.set_alpn_protocols(["h2"])
+        self.timeout = timeout
+        self._pool = _Pool(
+            host=host,
+            port=port,
+            auth=self.auth,
+            key=key,
+            key_id=key_id,
+            team_id=team_id,
+            topic=topic,
+            max_connections=max_connections,
+            max_connection_attempts=3,
+            ssl_context=context,
+        )
+        self._last_sweep = 0.0
+        self._semaphore = asyncio.Semaphore(concurrency)
+
+    async def send(self, token: str, message: dict, collapse: str) -> Outcome:
+        request = NotificationRequest(
+            device_token=token,
+            message=message,
+            priority=10,
+            collapse_key=collapse,
+            push_type=PushType.ALERT,
+        )
+        try:
+            async with self._semaphore:
+                result = await asyncio.wait_for(
+                    self._pool.send_notification(request), self.timeout
+                )
+        except TimeoutError:
+            self._close_silent_connections()
+            return transport_failure("timeout")
+        except (
+            StreamReset,
+            ConnectionClosed,
+            ConnectionError,
+            MaxAttemptsExceeded,
+            h2.exceptions.ProtocolError,
+            OSError,
+        ) as exc:
+            log.debug("APNs transport error for %s: %r", short(token), exc)
+            return transport_failure(type(exc).__name__)
+        return classify_apns(int(result.status), result.description)
+
+    async def renew_auth(self) -> None:
+        """Mint a new provider token after APNs called ours expired or invalid."""
+        self.auth.renew()
+
+    async def close(self) -> None:
+        self._pool.close()
+
+    def _close_silent_connections(self) -> None:
+        """Close connections that answered nothing for a whole send deadline."""
+        now = time.monotonic()
+        if now - self._last_sweep < 1.0:
+            return
+        self._last_sweep = now
+        for connection in list(self._pool.connections):
+            if now - getattr(connection, "last_activity", now) > self.timeout:
+                log.warning("APNs connection silent for %.0fs: closing", self.timeout)
+                connection.close()

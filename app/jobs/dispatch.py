@@ -1,0 +1,251 @@
+"""The RQ jobs: dispatch one notification, and send one batch of its pushes.
+
+``dispatch_notification`` reloads the row, checks the channel, resolves the
+payload and the audience, claims a ledger row per device and sends, inline
+for small audiences or as ``send_batch`` jobs on the pushes queue so several
+workers share a large broadcast. Both jobs are idempotent: whatever is
+retried, the ledger decides what still needs sending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from redis import Redis
+from rq import Queue, Retry, get_current_job
+
+from app import metrics
+from app.db import database
+from app.jobs import ledger
+from app.jobs.audience import (
+    audience_wallets,
+    broadcast_devices,
+    channel_info,
+    check_channel,
+    devices_of,
+)
+from app.jobs.context import current
+from app.jobs.identity import Skip, parse_identity
+from app.jobs.ipfs import Unavailable
+from app.jobs.messages import apns_payload, collapse_id, fcm_message
+from app.jobs.payload import BROADCAST, Payload, resolve_payload
+from app.jobs.sending import Messages, Tally, send_rows
+from app.logs import bind
+from app.models import Notification, NotificationStatus, utcnow
+from app.queue import PUSHES, connect_redis
+
+log = logging.getLogger(__name__)
+
+BATCH_JOB = "app.jobs.dispatch.send_batch"
+BATCH_TIMEOUT = 900
+
+
+def dispatch_notification(notification_id: int) -> dict:
+    """Dispatch one Notification row; a missing row is a normal outcome."""
+    with (
+        bind(notification_id=notification_id),
+        metrics.JOB_DURATION.labels(job="dispatch").time(),
+    ):
+        notification = Notification.get_or_none(Notification.id == notification_id)
+        if notification is None:
+            log.info("notification %s no longer exists", notification_id)
+            return {"outcome": "missing"}
+        if notification.status in (
+            NotificationStatus.SKIPPED,
+            NotificationStatus.CANCELLED,
+        ):
+            return {"outcome": notification.status}
+
+        if notification.status == NotificationStatus.PENDING:
+            try:
+                audience = _prepare(notification)
+            except Skip as skip:
+                return _skip(notification, skip.reason)
+            except Unavailable as exc:
+                return _unavailable(notification, str(exc))
+            _meta(notification_id=notification_id, audience=audience)
+
+        ranges = ledger.open_ranges(notification_id, current().config.batch_size)
+        if len(ranges) > 1:
+            return _fan_out(notification, ranges)
+        tally = _send_range(notification, *(ranges[0] if ranges else (0, -1)))
+        return _finish(notification, tally)
+
+
+def send_batch(notification_id: int, first_id: int, last_id: int) -> dict:
+    """Send the open ledger rows with ids in [first_id, last_id]."""
+    with (
+        bind(notification_id=notification_id, batch=first_id),
+        metrics.JOB_DURATION.labels(job="batch").time(),
+    ):
+        notification = Notification.get_or_none(Notification.id == notification_id)
+        if notification is None or notification.status != NotificationStatus.DISPATCHED:
+            return {"outcome": "nothing to send"}
+        tally = _send_range(notification, first_id, last_id)
+        return _finish(notification, tally, first_id, last_id)
+
+
+def _prepare(notification: Notification) -> int:
+    """Check, resolve and claim; returns the number of devices claimed."""
+    state = current()
+    channel = check_channel(notification)
+    chain = _chain_cutover(notification.chain_id, state)
+    identity = parse_identity(
+        bytes(notification.identity), notification.block_number, chain
+    )
+    payload = resolve_payload(identity, state.ipfs.fetch, state.config.subgraph_url)
+    if payload.hidden or payload.silent:
+        raise Skip("hidden or silent notification: stored, not pushed")
+    if payload.expired():
+        raise Skip("expired (etime in the past): not pushed")
+
+    if payload.type == BROADCAST and notification.recipient == notification.channel:
+        devices = broadcast_devices(notification.chain_id, notification.channel)
+    else:
+        devices = devices_of(audience_wallets(notification, payload))
+    with database.atomic():
+        ledger.claim(notification.id, devices)
+        Notification.update(
+            status=NotificationStatus.DISPATCHED,
+            payload=payload.to_json(),
+            dispatched_at=utcnow(),
+            reason=None,
+        ).where(Notification.id == notification.id).execute()
+    log.info(
+        "notification %s from %s: %d devices claimed",
+        notification.id,
+        channel.address,
+        len(devices),
+    )
+    notification.status = NotificationStatus.DISPATCHED
+    notification.payload = payload.to_json()
+    metrics.NOTIFICATIONS.labels(status="dispatched").inc()
+    return len(devices)
+
+
+def _chain_cutover(chain_id: int, state) -> int:
+    try:
+        chains = state.settings.chains()
+    except Exception:  # no chain configuration: every identity is current
+        return 0
+    return next((c.identity_cutover_block for c in chains if c.chain_id == chain_id), 0)
+
+
+def _send_range(notification: Notification, first_id: int, last_id: int) -> Tally:
+    state = current()
+    rows = ledger.open_rows(notification.id, first_id, last_id)
+    if not rows:
+        return Tally()
+    messages = _messages(notification)
+    tally = send_rows(notification.id, rows, messages, state.senders, state.config)
+    if tally.defer_seconds is not None:
+        _reschedule(notification.id, first_id, last_id, tally.defer_seconds)
+    return tally
+
+
+def _messages(notification: Notification) -> Messages:
+    payload = Payload.from_json(notification.payload)
+    channel = channel_info(notification)
+    return Messages(
+        fcm=fcm_message(payload, channel, notification.id),
+        apns=apns_payload(payload, channel, notification.id),
+        collapse_id=collapse_id(notification.id),
+    )
+
+
+def _fan_out(notification: Notification, ranges: list[tuple[int, int]]) -> dict:
+    queue = Queue(PUSHES, connection=_redis())
+    for first_id, last_id in ranges:
+        queue.enqueue(
+            BATCH_JOB,
+            notification.id,
+            first_id,
+            last_id,
+            job_id=f"push-{notification.id}-{first_id}",
+            description=(
+                f"push notification {notification.id} "
+                f"from {notification.channel}: deliveries {first_id}-{last_id}"
+            ),
+            job_timeout=BATCH_TIMEOUT,
+            retry=Retry(max=3, interval=[10, 60, 300]),
+            meta={"notification_id": notification.id, "channel": notification.channel},
+        )
+    log.info("notification %s split into %d push batches", notification.id, len(ranges))
+    _meta(batches=len(ranges))
+    return {"outcome": "fanned out", "batches": len(ranges)}
+
+
+def _reschedule(notification_id: int, first_id: int, last_id: int, delay: float):
+    Queue(PUSHES, connection=_redis()).enqueue_in(
+        _seconds(delay),
+        BATCH_JOB,
+        notification_id,
+        first_id,
+        last_id,
+        description=f"retry pushes of notification {notification_id} ({first_id}-{last_id})",
+        job_timeout=BATCH_TIMEOUT,
+    )
+    log.info(
+        "notification %s: remaining pushes rescheduled in %.0fs", notification_id, delay
+    )
+
+
+def _seconds(delay: float) -> dt.timedelta:
+    return dt.timedelta(seconds=delay)
+
+
+def _redis() -> Redis:
+    job = get_current_job()
+    return job.connection if job else connect_redis(current().settings.redis_url)
+
+
+def _finish(notification, tally: Tally, first_id: int = 0, last_id: int = 0) -> dict:
+    result = {
+        "notification_id": notification.id,
+        "channel": notification.channel,
+        "sent": tally.sent,
+        "failed": tally.failed,
+        "removed": tally.removed,
+        "retried": tally.retried,
+    }
+    _meta(**result)
+    log.info(
+        "notification %s: sent %d, failed %d, removed %d",
+        notification.id,
+        tally.sent,
+        tally.failed,
+        tally.removed,
+    )
+    return result
+
+
+def _skip(notification: Notification, reason: str) -> dict:
+    Notification.update(status=NotificationStatus.SKIPPED, reason=reason[:255]).where(
+        Notification.id == notification.id
+    ).execute()
+    metrics.NOTIFICATIONS.labels(status="skipped").inc()
+    log.info("notification %s skipped: %s", notification.id, reason)
+    _meta(notification_id=notification.id, skipped=reason)
+    return {"outcome": "skipped", "reason": reason}
+
+
+def _unavailable(notification: Notification, why: str) -> dict:
+    """Payload storage is down: let RQ retry, and skip after the last try."""
+    job = get_current_job()
+    if job is not None and (job.retries_left or 0) > 0:
+        log.warning(
+            "notification %s: payload unavailable, will retry: %s", notification.id, why
+        )
+        raise Unavailable(why)
+    return _skip(notification, f"payload unavailable: {why}")
+
+
+def _meta(**fields) -> None:
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta.update(fields)
+    job.meta["updated"] = time.time()
+    job.save_meta()

@@ -1,0 +1,129 @@
+"""FCM HTTP v1 sender: many requests in flight over one HTTP/2 connection.
+
+We call the v1 ``messages:send`` endpoint ourselves with httpx rather than
+through pyfcm: pyfcm sends one blocking request at a time, sleeps and
+retries without bound on 429 with Retry-After, and hides 404 bodies and
+503 storms behind its own exceptions, so neither its throughput nor its
+retries can be bounded the way a worker needs. The OAuth token comes from
+google-auth and is reused until shortly before it expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from urllib.parse import urlparse
+
+import google.auth.transport.requests
+import httpx
+from google.oauth2 import service_account
+
+from app.addresses import short
+from app.jobs.outcomes import Outcome, classify_fcm, transport_failure
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+# Refresh this long before Google's expiry so no request carries a stale token.
+EARLY_REFRESH = 300
+
+
+class CredentialError(Exception):
+    """The credential file is missing or unusable: the app/platform is disabled."""
+
+
+class FcmSender:
+    platform = "fcm"
+
+    def __init__(
+        self, credentials_file: str, base_url: str, timeout: float, concurrency: int
+    ) -> None:
+        try:
+            with open(credentials_file) as handle:
+                info = json.load(handle)
+            self.project_id = info["project_id"]
+            self._credentials = service_account.Credentials.from_service_account_info(
+                info, scopes=[SCOPE]
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise CredentialError(
+                f"FCM credentials {credentials_file}: {exc}"
+            ) from None
+
+        self.url = f"{base_url}/v1/projects/{self.project_id}/messages:send"
+        plain = urlparse(base_url).scheme == "http"
+        # Over plain http (the local fake) HTTP/2 needs prior knowledge.
+        self._client = httpx.AsyncClient(
+            http2=True,
+            http1=not plain,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        )
+        self._lock = asyncio.Lock()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self.refreshes = 0
+
+    async def send(self, token: str, message: dict) -> Outcome:
+        body = json.dumps(
+            {"message": {**message, "token": token}},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        async with self._semaphore:
+            try:
+                headers = {
+                    "authorization": f"Bearer {await self._access_token()}",
+                    "content-type": "application/json; charset=utf-8",
+                }
+                response = await self._client.post(
+                    self.url, content=body, headers=headers
+                )
+            except httpx.TimeoutException:
+                return transport_failure("timeout")
+            except (httpx.HTTPError, OSError) as exc:
+                log.debug("FCM transport error for %s: %r", short(token), exc)
+                return transport_failure(type(exc).__name__)
+        return classify_fcm(
+            response.status_code, _json(response), response.headers.get("retry-after")
+        )
+
+    async def renew_auth(self) -> None:
+        """Fetch a new OAuth token now (after FCM refused the current one)."""
+        async with self._lock:
+            await asyncio.to_thread(self._refresh)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _access_token(self) -> str:
+        if self._fresh():
+            return self._credentials.token
+        async with self._lock:
+            if not self._fresh():
+                await asyncio.to_thread(self._refresh)
+        return self._credentials.token
+
+    def _fresh(self) -> bool:
+        # google-auth keeps the expiry as a naive UTC datetime.
+        expiry = self._credentials.expiry
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        return bool(self._credentials.token) and (
+            expiry is None or (expiry - now).total_seconds() > EARLY_REFRESH
+        )
+
+    def _refresh(self) -> None:
+        try:
+            self._credentials.refresh(google.auth.transport.requests.Request())
+        except Exception as exc:  # google-auth raises many kinds here
+            raise CredentialError(f"FCM OAuth token refresh failed: {exc}") from None
+        self.refreshes += 1
+        log.info("FCM OAuth token refreshed for project %s", self.project_id)
+
+
+def _json(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return {}

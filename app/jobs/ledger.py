@@ -1,0 +1,155 @@
+"""The delivery ledger: one row per (notification, device), claimed first.
+
+Rows are created for the whole audience before anything is sent, and each
+send attempt bumps ``attempts`` before the request leaves. A retried or
+resumed batch therefore sends only rows not yet delivered, and a device
+whose answer was lost in a crash is resent with the same collapse id, which
+the services use to show it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from app.addresses import short
+from app.db import database
+from app.jobs.audience import Device
+from app.jobs.outcomes import Kind, Outcome
+from app.models import Delivery, DeliveryStatus, DeviceToken, RemovedToken, utcnow
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500
+OPEN = (DeliveryStatus.CLAIMED, DeliveryStatus.RETRY)
+_STATUS = {
+    Kind.DELIVERED: DeliveryStatus.DELIVERED,
+    Kind.DEAD: DeliveryStatus.DEAD,
+    Kind.FAILED: DeliveryStatus.FAILED,
+    Kind.AUTH: DeliveryStatus.FAILED,
+    Kind.RETRY: DeliveryStatus.RETRY,
+}
+
+
+def claim(notification_id: int, devices: Sequence[Device]) -> None:
+    """Create the ledger rows; rows that already exist are left as they are."""
+    now = utcnow()
+    for start in range(0, len(devices), _CHUNK):
+        rows = [
+            {
+                "notification": notification_id,
+                "token": d.token,
+                "platform": d.platform,
+                "app_id": d.app_id,
+                "updated_at": now,
+            }
+            for d in devices[start : start + _CHUNK]
+        ]
+        Delivery.insert_many(rows).on_conflict_ignore().execute()
+
+
+def open_ranges(notification_id: int, size: int) -> list[tuple[int, int]]:
+    """Inclusive id ranges of at most ``size`` open rows, for push batches."""
+    ids = [
+        row_id
+        for (row_id,) in Delivery.select(Delivery.id)
+        .where((Delivery.notification == notification_id) & Delivery.status.in_(OPEN))
+        .order_by(Delivery.id)
+        .tuples()
+    ]
+    return [
+        (ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)
+    ]
+
+
+def open_rows(notification_id: int, first_id: int, last_id: int) -> list[Delivery]:
+    return list(
+        Delivery.select()
+        .where(
+            (Delivery.notification == notification_id)
+            & Delivery.id.between(first_id, last_id)
+            & Delivery.status.in_(OPEN)
+        )
+        .order_by(Delivery.id)
+    )
+
+
+def start_attempt(rows: Sequence[Delivery]) -> None:
+    """Count the attempt before sending, so even a crash loop stays bounded."""
+    for ids in _chunks([r.id for r in rows]):
+        Delivery.update(attempts=Delivery.attempts + 1, updated_at=utcnow()).where(
+            Delivery.id.in_(ids)
+        ).execute()
+    for row in rows:
+        row.attempts += 1
+
+
+def record(notification_id: int, results: Iterable[tuple[Delivery, Outcome]]) -> None:
+    """Store every outcome of a window and remove the tokens proved dead."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    dead: list[tuple[Delivery, Outcome]] = []
+    delivered: list[str] = []
+    for row, outcome in results:
+        status = _STATUS[outcome.kind]
+        groups[(status, outcome.reason[:255])].append(row.id)
+        if outcome.kind == Kind.DEAD:
+            dead.append((row, outcome))
+        elif outcome.kind == Kind.DELIVERED:
+            delivered.append(row.token)
+
+    now = utcnow()
+    with database.atomic():
+        for (status, reason), ids in groups.items():
+            for chunk in _chunks(ids):
+                Delivery.update(
+                    status=status, last_error=reason or None, updated_at=now
+                ).where(Delivery.id.in_(chunk)).execute()
+        for chunk in _chunks(delivered):
+            DeviceToken.update(last_success_at=now).where(
+                DeviceToken.token.in_(chunk)
+            ).execute()
+        _remove(notification_id, dead, now)
+
+
+def _remove(notification_id: int, dead: list[tuple[Delivery, Outcome]], now) -> None:
+    if not dead:
+        return
+    reasons = {row.token: outcome.reason for row, outcome in dead}
+    for chunk in _chunks(list(reasons)):
+        owners = list(
+            DeviceToken.select(
+                DeviceToken.token, DeviceToken.wallet, DeviceToken.platform
+            )
+            .where(DeviceToken.token.in_(chunk))
+            .tuples()
+        )
+        if not owners:
+            continue
+        RemovedToken.insert_many(
+            [
+                {
+                    "token_suffix": token[-16:],
+                    "wallet": wallet,
+                    "platform": platform,
+                    "reason": reasons[token][:64],
+                    "notification_id": notification_id,
+                    "removed_at": now,
+                }
+                for token, wallet, platform in owners
+            ]
+        ).execute()
+        DeviceToken.delete().where(DeviceToken.token.in_(chunk)).execute()
+        for token, wallet, _ in owners:
+            log.info(
+                "token %s of %s removed: %s (notification %s)",
+                short(token),
+                wallet,
+                reasons[token],
+                notification_id,
+            )
+
+
+def _chunks(items: list) -> Iterable[list]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

@@ -1,0 +1,188 @@
+"""Build the FCM v1 messages and APNs payloads the EPNS app renders.
+
+Both services refuse a payload over 4,096 bytes, counted in UTF-8. We
+measure the exact bytes we will send and shorten the text (the long
+fields first, then the body, then the title) on character boundaries, so a
+push is never refused for size nor cut inside a character.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+
+from app.jobs.payload import Payload
+
+FCM_LIMIT = 4096
+APNS_LIMIT = 4096
+APP_DATA_TYPE = "PUSH_NOTIFICATION_CHANNEL"
+ELLIPSIS = "…"
+# Channel icons are often data URIs of many kilobytes: only URLs travel.
+MAX_ICON_URL = 512
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    address: str
+    name: str
+    icon: str | None = None
+    url: str | None = None
+
+
+def collapse_id(notification_id: int) -> str:
+    """The same for every attempt of one notification: the service-side guard."""
+    return f"epns-{notification_id}"
+
+
+def display_title(channel: ChannelInfo, payload: Payload) -> str:
+    name = channel.name or channel.address
+    return f"{name} - {payload.title}" if payload.title else name
+
+
+def fcm_message(payload: Payload, channel: ChannelInfo, notification_id: int) -> dict:
+    """The FCM v1 ``message`` without its ``token``, shortened to fit."""
+
+    def build(title: str, body: str, extra: dict[str, str]) -> dict:
+        return {
+            "notification": {"title": title, "body": body},
+            "data": {
+                "type": APP_DATA_TYPE,
+                "details": _details(payload, channel),
+                "sid": str(notification_id),
+                **extra,
+            },
+            "android": {
+                "priority": "high",
+                "collapse_key": collapse_id(notification_id),
+                "notification": _android_image(payload),
+            },
+            "apns": {
+                "headers": {
+                    "apns-priority": "10",
+                    "apns-collapse-id": collapse_id(notification_id),
+                },
+                "payload": {
+                    "aps": {
+                        "mutable-content": 1,
+                        "content-available": 1,
+                        "sound": "default",
+                    }
+                },
+            },
+        }
+
+    # The token (up to ~200 bytes) and the envelope are added later.
+    return _fit(build, payload, channel, FCM_LIMIT - 320, fcm_size)
+
+
+def apns_payload(payload: Payload, channel: ChannelInfo, notification_id: int) -> dict:
+    """The APNs JSON body, shortened to fit."""
+
+    def build(title: str, body: str, extra: dict[str, str]) -> dict:
+        return {
+            "aps": {
+                "alert": {"title": title, "body": body},
+                "mutable-content": 1,
+                "content-available": 1,
+                "sound": "default",
+            },
+            "type": APP_DATA_TYPE,
+            "details": _details(payload, channel),
+            "sid": str(notification_id),
+            **extra,
+        }
+
+    return _fit(build, payload, channel, APNS_LIMIT, apns_size)
+
+
+def fcm_size(message: dict) -> int:
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def apns_size(message: dict) -> int:
+    # aioapns serialises with the default separators: measure the same bytes.
+    return len(json.dumps(message, ensure_ascii=False).encode())
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cut ``text`` to at most ``max_chars`` characters without breaking one.
+
+    A code point is never split by slicing a str; we also back off so no
+    combining mark, variation selector or zero-width joiner is left
+    dangling or separated from its base character.
+    """
+    if len(text) <= max_chars:
+        return text
+    cut = max(max_chars - len(ELLIPSIS), 0)
+    while cut > 0 and _joins_previous(text[cut]):
+        cut -= 1
+    while cut > 0 and text[cut - 1] == "\u200d":
+        cut -= 1
+    return text[:cut] + ELLIPSIS
+
+
+def _joins_previous(char: str) -> bool:
+    return (
+        unicodedata.combining(char) != 0
+        or "\ufe00" <= char <= "\ufe0f"
+        or char == "\u200d"
+        or unicodedata.category(char) in ("Mn", "Me")
+    )
+
+
+def _fit(build, payload: Payload, channel: ChannelInfo, limit: int, size) -> dict:
+    title = display_title(channel, payload)
+    body = payload.body
+    extra = {k: v for k, v in payload.data.items() if k in ("asub", "amsg", "acta")}
+    message = build(title, body, extra)
+    if size(message) <= limit:
+        return message
+
+    # Drop the long optional fields first: the app shows title and body.
+    extra = {k: v for k, v in extra.items() if k == "acta"}
+    message = build(title, body, extra)
+    if size(message) <= limit:
+        return message
+
+    body = _shrink(lambda b: build(title, b, extra), body, limit, size)
+    message = build(title, body, extra)
+    if size(message) <= limit:
+        return message
+    title = _shrink(lambda t: build(t, "", extra), title, limit, size)
+    return build(title, "", extra)
+
+
+def _shrink(make, text: str, limit: int, size) -> str:
+    """The longest truncation of ``text`` whose message fits (binary search)."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if size(make(truncate(text, middle))) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return truncate(text, low) if low else ""
+
+
+def _details(payload: Payload, channel: ChannelInfo) -> str:
+    icon = channel.icon if _is_url(channel.icon) else None
+    info = {"icon": icon, "app": channel.name, "image": payload.data.get("aimg")}
+    return json.dumps(
+        {"subType": payload.type, "info": info},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _android_image(payload: Payload) -> dict:
+    image = payload.data.get("aimg")
+    return {"image": image} if _is_url(image) else {}
+
+
+def _is_url(value: str | None) -> bool:
+    return (
+        bool(value)
+        and value.startswith(("https://", "http://"))
+        and len(value) <= MAX_ICON_URL
+    )

@@ -1,0 +1,74 @@
+"""Message shapes the app renders, and the byte limits of both services."""
+
+from __future__ import annotations
+
+import json
+
+from app.jobs.dispatch import dispatch_notification
+from app.jobs.messages import (
+    APNS_LIMIT,
+    ChannelInfo,
+    apns_payload,
+    apns_size,
+    fcm_message,
+    truncate,
+)
+from app.jobs.payload import Payload
+from tests.dispatch import helpers as h
+
+CHANNEL = ChannelInfo("0x" + "c1" * 20, "ENS", icon="data:image/png;base64," + "A" * 9000)
+
+
+def test_alert_of_1400_euro_signs_fits_apns(worker, fakes):
+    """D4: 4,200 bytes of body are cut on a character boundary under 4,096."""
+    h.make_channel()
+    h.subscribe([h.wallet(1)])
+    h.register(h.wallet(1), "a" * 64, "ios")
+    h.register(h.wallet(1), "b" * 64, "android")
+    dispatch_notification(h.notify(h.direct("1", body="€" * 1400)).id)
+
+    apns = fakes.apns.received[0]
+    assert apns["status"] == 200
+    body = apns["body"]
+    assert set(body[:-1]) == {"€"} and body.endswith("…")
+    assert len(json.dumps(apns["payload"], ensure_ascii=False).encode()) <= APNS_LIMIT
+    fcm = fakes.fcm.received[0]
+    assert fcm["status"] == 200 and set(fcm["body"][:-1]) == {"€"}
+
+
+def test_message_shapes():
+    payload = Payload(
+        type="1",
+        title="Filled",
+        body="Your order",
+        data={"aimg": "https://img.example/x.png", "acta": "https://cta.example"},
+    )
+    fcm = fcm_message(payload, CHANNEL, 42)
+    assert fcm["notification"] == {"title": "ENS - Filled", "body": "Your order"}
+    assert fcm["data"]["type"] == "PUSH_NOTIFICATION_CHANNEL"
+    details = json.loads(fcm["data"]["details"])
+    assert details["info"] == {"icon": None, "app": "ENS", "image": "https://img.example/x.png"}
+    assert fcm["android"]["priority"] == "high"
+    assert fcm["android"]["collapse_key"] == "epns-42"
+    assert fcm["android"]["notification"]["image"] == "https://img.example/x.png"
+    assert fcm["apns"]["payload"]["aps"]["mutable-content"] == 1
+    assert fcm["apns"]["headers"]["apns-collapse-id"] == "epns-42"
+    assert all(isinstance(v, str) for v in fcm["data"].values())
+
+    apns = apns_payload(payload, CHANNEL, 42)
+    assert apns["aps"]["alert"] == {"title": "ENS - Filled", "body": "Your order"}
+    assert apns["aps"]["sound"] == "default"
+
+
+def test_long_fields_dropped_before_body_is_cut():
+    payload = Payload(type="1", title="t", body="b" * 100, data={"amsg": "m" * 5000})
+    apns = apns_payload(payload, CHANNEL, 1)
+    assert "amsg" not in apns and apns["aps"]["alert"]["body"] == "b" * 100
+    assert apns_size(apns) <= APNS_LIMIT
+
+
+def test_truncate_keeps_characters_whole():
+    assert truncate("abc", 3) == "abc"
+    assert truncate("abcdef", 4) == "abc…"
+    assert truncate("ab\u0301cdef", 3) == "a…"  # no orphan combining accent
+    assert truncate("x👍\u200d🔥yyy", 4) == "x👍…"  # no dangling joiner

@@ -1,0 +1,126 @@
+"""Real RQ workers (``rq_worker.py``) in subprocesses: crashes and fan-out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from app.config import ROOT
+from app.jobs.dispatch import dispatch_notification
+from app.models import Delivery
+from app.queue import enqueue_notification
+from tests.dispatch import helpers as h
+
+
+def worker_env(settings, fakes, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        **fakes.env,
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "CHAINS_FILE": str(settings.chains_file),
+        "LOG_LEVEL": os.environ.get("TEST_WORKER_LOG", "WARNING"),
+        **extra,
+    }
+    return env
+
+
+def start_worker(env: dict[str, str], *queues: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "rq_worker.py"), "--burst", *queues],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def delivered_count(notification_id: int) -> int:
+    return (
+        Delivery.select()
+        .where((Delivery.notification == notification_id) & (Delivery.status == "delivered"))
+        .count()
+    )
+
+
+def setup_audience(n: int) -> list[str]:
+    h.make_channel()
+    wallets = [h.wallet(i + 1) for i in range(n)]
+    h.subscribe(wallets)
+    tokens = h.tokens(n)
+    h.register_many([(w, t, "ios") for w, t in zip(wallets, tokens, strict=True)])
+    return tokens
+
+
+@pytest.mark.slow
+def test_killed_worker_batch_finished_without_repeating_delivered(worker, fakes, redis, settings):
+    tokens = setup_audience(3000)
+    # The second window of 1,000 hangs on one token, so the worker is
+    # killed with window one recorded and window two in flight.
+    fakes.apns.script.add(tokens[1500], [{"kind": "slow", "delay": 120}])
+    n = h.notify(h.direct("1"))
+    enqueue_notification(redis, n.id)
+    proc = start_worker(worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications")
+    try:
+        wait_for(lambda: delivered_count(n.id) == 1000 and fakes.apns.count >= 2000)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        print(delivered_count(n.id), fakes.apns.count, proc.stderr.read().decode()[-3000:])
+    before = Counter(r["token"] for r in fakes.apns.received)
+    recorded = {d.token for d in Delivery.select().where(Delivery.status == "delivered")}
+
+    dispatch_notification(n.id)  # the job retried elsewhere
+
+    sends = Counter(r["token"] for r in fakes.apns.received)
+    assert delivered_count(n.id) == 3000
+    assert all(sends[t] == 1 for t in recorded), "a recorded delivery was resent"
+    assert set(sends) == set(tokens)
+    twice = {t for t, count in sends.items() if count > 1}
+    # Only the window in flight at the crash can repeat, under one collapse id.
+    assert twice <= set(tokens[1000:2000]) - recorded
+    assert {t for t in before if before[t] > 1} == set()
+    collapse = {r["collapse_id"] for r in fakes.apns.received}
+    assert collapse == {f"epns-{n.id}"}
+
+
+@pytest.mark.slow
+def test_big_audience_fans_out_to_two_workers(worker, fakes, redis, settings):
+    tokens = setup_audience(2000)
+    n = h.notify(h.direct("1"))
+    enqueue_notification(redis, n.id)
+    env = worker_env(settings, fakes, PUSH_BATCH_SIZE="500")
+
+    first = start_worker(env, "notifications", "pushes")
+    first.wait(120)
+    log = first.stderr.read().decode()
+    print(log[-6000:])
+    assert first.returncode == 0, log[-2000:]
+    assert delivered_count(n.id) == 2000
+    assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
+
+    # Two workers on a second broadcast share its four batches.
+    fakes.reset()
+    second = h.notify(h.direct("1", title="again"))
+    enqueue_notification(redis, second.id)
+    workers = [start_worker(env, "notifications", "pushes") for _ in range(2)]
+    for proc in workers:
+        proc.wait(120)
+        assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    assert delivered_count(second.id) == 2000
+    assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
