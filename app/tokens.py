@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 # even-length hex up to 100 bytes and store it lower-case.
 _APNS_TOKEN = re.compile(r"^(?:[0-9a-f]{2}){32,100}$")
 # FCM registration tokens (Android, and web push through the Firebase web
-# SDK) are URL-safe base64 with ':' separators, ~150-200 characters. The
+# SDK) are URL-safe base64 with ":" separators, ~150-200 characters (100 at
+# the least, which also tells them from a 64-digit APNs token). The
 # column is 255 wide; longer tokens are refused rather than truncated.
-_FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.-]{64,255}$")
+_FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.-]{100,255}$")
 _ID = re.compile(r"^[0-9]{1,18}$")
 
 
@@ -91,7 +92,7 @@ def validate_device(
     if not _FCM_TOKEN.match(token):
         raise InvalidInput(
             "bad_token",
-            f"an {kind.value} token is an FCM registration token: 64-255 "
+            f"an {kind.value} token is an FCM registration token: 100-255 "
             "characters of A-Z a-z 0-9 _ - : .",
             field="device_token",
         )

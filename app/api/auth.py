@@ -41,10 +41,18 @@ LOGIN_CODES = (
 def nonce() -> dict:
     """Hand out a single-use nonce for the next sign-in message.
 
-    It expires after `SIWE_NONCE_TTL_SECONDS` (default 300 s).
+    It expires after `SIWE_NONCE_TTL_SECONDS` (default 300 s). The answer
+    also says which domain, URI and chain ids the message must carry.
     """
-    issued = auth.issue_nonce(current_app.config["SETTINGS"].api)
-    return {"nonce": issued.nonce, "expires_at": issued.expires_at}
+    config = current_app.config["SETTINGS"].api
+    issued = auth.issue_nonce(config)
+    return {
+        "nonce": issued.nonce,
+        "expires_at": issued.expires_at,
+        "domain": config.siwe_domain,
+        "uri": config.siwe_origins[0],
+        "chain_ids": list(config.siwe_chain_ids),
+    }
 
 
 @blp.route("/login", methods=["POST"])

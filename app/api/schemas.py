@@ -38,6 +38,9 @@ def _text(max_length: int, **metadata) -> fields.String:
 class NonceSchema(ma.Schema):
     nonce = fields.String(metadata={"description": "Put it in the message's Nonce"})
     expires_at = UtcDateTime()
+    domain = fields.String(metadata={"description": "The message's domain"})
+    uri = fields.String(metadata={"description": "A URI the message may carry"})
+    chain_ids = fields.List(fields.Integer(), metadata={"description": "Accepted"})
 
 
 class LoginSchema(ma.Schema):
