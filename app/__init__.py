@@ -21,6 +21,7 @@ Every error answer has one shape: `{"code": <HTTP status>, "status":
 <reason>, "error": <stable machine code>, "message": <for people>,
 "errors": {<field>: [<messages>]}}`. Branch on `error`; each route lists the
 codes it can answer. 429 answers carry `Retry-After` (seconds).
+
 """
 
 
@@ -47,11 +48,12 @@ def create_app(
     _manage_connections(app)
 
     from app.api import register_blueprints
-    from app.api.errors import ErrorApi, install_error_handlers
+    from app.api.errors import ErrorApi, catalogue, install_error_handlers
     from app.api.limits import init_limiter
 
     init_limiter(app, settings)
-    api = ErrorApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    description = API_DESCRIPTION + catalogue()
+    api = ErrorApi(app, spec_kwargs={"info": {"description": description}})
     install_error_handlers(app)
     register_blueprints(api)
     if settings.api.legacy_register:

@@ -68,6 +68,14 @@ class ErrorApi(Api):
         return payload, status, headers
 
 
+def catalogue() -> str:
+    """The table of every machine code, for the OpenAPI description."""
+    rows = [
+        f"| `{code}` | {status} | {text} |" for code, (status, text) in CODES.items()
+    ]
+    return "\n".join(["| error | HTTP | meaning |", "| --- | --- | --- |", *rows])
+
+
 def install_error_handlers(app: Flask) -> None:
     """Translate service errors and outages into the contract."""
     app.register_error_handler(ServiceError, _service_error)
