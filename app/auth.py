@@ -29,7 +29,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
 from app.config import ApiConfig, ConfigError, Settings
-from app.db import database
+from app.db import write_transaction
 from app.errors import AuthFailed, InvalidInput, Unavailable
 from app.models import SignInNonce, utcnow
 from app.sessions import SessionGrant, open_session
@@ -51,7 +51,7 @@ def issue_nonce(config: ApiConfig) -> IssuedNonce:
     now = utcnow()
     nonce = secrets.token_hex(16)
     expires_at = now + dt.timedelta(seconds=config.nonce_ttl)
-    with database.atomic():
+    with write_transaction():
         SignInNonce.delete().where(SignInNonce.expires_at <= now).execute()
         SignInNonce.create(nonce=nonce, created_at=now, expires_at=expires_at)
     return IssuedNonce(nonce, expires_at)
@@ -66,7 +66,7 @@ def sign_in(message: str, signature: str, settings: Settings) -> SessionGrant:
     verify_signature(message, parsed, signature, rpc_url_for(settings, parsed.chain_id))
 
     wallet = parsed.address.lower()
-    with database.atomic():
+    with write_transaction():
         consume_nonce(parsed.nonce)
         grant = open_session(
             wallet, parsed.chain_id, config.session_ttl, _expiry(parsed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from app.addresses import InvalidAddress, normalize_address, short
-from app.db import database
+from app.db import write_transaction
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.models import DeviceToken, Platform, RemovedToken, utcnow
 
@@ -113,13 +113,13 @@ def _apns_token(value: str, field: str) -> str:
 def register(wallet: str, form: DeviceForm) -> Registration:
     """Store ``form`` for ``wallet``; a concurrent insert is retried once."""
     try:
-        with database.atomic():
+        with write_transaction():
             return _upsert(wallet, form)
     except pw.IntegrityError:
         # Another request inserted the same token between our read and our
         # insert; it exists now, so the second pass updates it.
         log.info("token %s inserted concurrently, retrying", short(form.token))
-        with database.atomic():
+        with write_transaction():
             return _upsert(wallet, form)
 
 
@@ -165,7 +165,7 @@ def update_device(
     clear_voip: bool = False,
 ) -> Registration:
     """Rotate a token or change its platform; the result is validated whole."""
-    with database.atomic():
+    with write_transaction():
         row = _owned(wallet, ref)
         platform = platform if platform is not None else row.platform
         if clear_voip:
@@ -189,7 +189,7 @@ def update_device(
 
 
 def delete_device(wallet: str, ref: str) -> None:
-    with database.atomic():
+    with write_transaction():
         row = _owned(wallet, ref)
         _remove(row, "deleted_by_wallet")
     log.info("deleted device %s of %s (token %s)", row.id, wallet, short(row.token))
@@ -197,7 +197,7 @@ def delete_device(wallet: str, ref: str) -> None:
 
 def delete_all(wallet: str) -> int:
     """Forget every device of ``wallet`` (log out everywhere)."""
-    with database.atomic():
+    with write_transaction():
         rows = list(DeviceToken.select().where(DeviceToken.wallet == wallet))
         for row in rows:
             _remove(row, "logout")
@@ -209,6 +209,9 @@ def _owned(wallet: str, ref: str) -> DeviceToken:
     """The device ``ref`` names (an id or the token), if it is ``wallet``'s."""
     if _ID.match(ref):
         row = DeviceToken.get_or_none(DeviceToken.id == int(ref))
+    elif not ref.isascii():
+        # Tokens are ASCII; MySQL refuses to compare other text with them.
+        row = None
     else:
         row = DeviceToken.get_or_none(DeviceToken.token.in_({ref, ref.lower()}))
     if row is None:
