@@ -6,12 +6,23 @@ import logging
 from collections.abc import Mapping
 
 from flask import Flask, request
-from flask_smorest import Api
 
 from app.config import Settings, load_settings
 from app.db import database, init_database
 
 log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """Registers the push tokens of the EPNS mobile app for a wallet.
+
+Sign in with Ethereum first (`POST /apis/v1/auth/nonce`, then
+`POST /apis/v1/auth/login`) and send the session as `Authorization: Bearer`.
+
+Every error answer has one shape: `{"code": <HTTP status>, "status":
+<reason>, "error": <stable machine code>, "message": <for people>,
+"errors": {<field>: [<messages>]}}`. Branch on `error`; each route lists the
+codes it can answer. 429 answers carry `Retry-After` (seconds).
+
+"""
 
 
 def create_app(
@@ -36,9 +47,14 @@ def create_app(
     init_database(settings.database_url)
     _manage_connections(app)
 
-    api = Api(app)
     from app.api import register_blueprints
+    from app.api.errors import ErrorApi, catalogue, install_error_handlers
+    from app.api.limits import init_limiter
 
+    init_limiter(app, settings)
+    description = API_DESCRIPTION + catalogue()
+    api = ErrorApi(app, spec_kwargs={"info": {"description": description}})
+    install_error_handlers(app)
     register_blueprints(api)
 
     from app.api.instrument import count_requests
@@ -46,6 +62,11 @@ def create_app(
 
     count_requests(app)
     register_cli(app)
+    if settings.api.legacy_register:
+        log.warning(
+            "LEGACY_UNAUTHENTICATED_REGISTER is on: anyone can register "
+            "a token for any wallet without signing in (unsafe)"
+        )
     return app
 
 

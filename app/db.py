@@ -65,3 +65,17 @@ def init_database(url: str) -> peewee.Database:
 def is_mysql(db: peewee.Database | None = None) -> bool:
     db = db or database.obj
     return isinstance(db, peewee.MySQLDatabase)
+
+
+def write_transaction():
+    """A transaction that takes SQLite's write lock at BEGIN.
+
+    A deferred SQLite transaction that reads and then writes fails at once
+    with "database is locked" when another writer committed in between
+    (WAL cannot upgrade a stale snapshot), and no busy timeout helps. Taking
+    the lock first makes concurrent writers queue instead. MySQL's row locks
+    need nothing of the kind.
+    """
+    if isinstance(database.obj, peewee.SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()

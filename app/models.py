@@ -64,6 +64,24 @@ class DeviceToken(BaseModel):
     last_success_at = pw.DateTimeField(null=True)
 
 
+class SignInNonce(BaseModel):
+    """A nonce handed out for one Sign-In with Ethereum message."""
+
+    nonce = pw.CharField(max_length=32, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField(index=True)
+
+
+class ApiSession(BaseModel):
+    """A bearer session bound to one wallet; only the token's hash is kept."""
+
+    token_hash = pw.CharField(max_length=64, unique=True)
+    wallet = pw.CharField(max_length=42, index=True)
+    chain_id = pw.BigIntegerField()
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField(index=True)
+
+
 class RemovedToken(BaseModel):
     """Why a token was deleted: kept so a removal can be explained later."""
 
@@ -209,6 +227,8 @@ class Checkpoint(BaseModel):
 
 ALL_MODELS = [
     DeviceToken,
+    SignInNonce,
+    ApiSession,
     RemovedToken,
     Channel,
     Delegate,

@@ -1,0 +1,143 @@
+"""One JSON error contract for every failure, and its OpenAPI description.
+
+Every error answer has smorest's shape, ``{"code": <HTTP status>, "status":
+<reason phrase>, "message": ..., "errors": {<field>: [...]}}``, plus
+``"error"``, a stable machine code from ``app.errors.CODES``. Clients branch
+on ``error``; ``message`` is for people and may change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import marshmallow as ma
+import peewee
+import redis.exceptions
+from flask import Flask
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from app.errors import CODES, ServiceError
+
+log = logging.getLogger(__name__)
+
+_BY_STATUS = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+_OUTAGES = (
+    peewee.OperationalError,
+    peewee.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+# Codes any route with a JSON body can answer besides its own.
+BODY_CODES = ("invalid_json", "invalid_body", "unknown_field", "body_too_large")
+COMMON_CODES = ("rate_limited", "unavailable")
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every error answer."""
+
+    code = ma.fields.Integer(metadata={"description": "HTTP status"})
+    status = ma.fields.String(metadata={"description": "HTTP reason phrase"})
+    error = ma.fields.String(
+        metadata={"description": "Stable machine code", "enum": sorted(CODES)}
+    )
+    message = ma.fields.String(metadata={"description": "For people"})
+    errors = ma.fields.Dict(metadata={"description": "Messages per field"})
+
+
+class ErrorApi(Api):
+    """smorest's Api with the machine code added to its error answers."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        payload, status, headers = super().handle_http_exception(error)
+        payload["error"] = _http_code(status, payload.get("errors"))
+        payload.setdefault("message", CODES.get(payload["error"], ("", error.name))[1])
+        return payload, status, headers
+
+
+def catalogue() -> str:
+    """The table of every machine code, for the OpenAPI description."""
+    rows = [
+        f"| `{code}` | {status} | {text} |" for code, (status, text) in CODES.items()
+    ]
+    return "\n".join(["| error | HTTP | meaning |", "| --- | --- | --- |", *rows])
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Translate service errors and outages into the contract."""
+    app.register_error_handler(ServiceError, _service_error)
+    for kind in _OUTAGES:
+        app.register_error_handler(kind, _outage)
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict:
+    status = CODES[code][0]
+    body: dict[str, Any] = {
+        "code": status,
+        "status": HTTP_STATUS_CODES.get(status, "Error"),
+        "error": code,
+        "message": message,
+    }
+    if field:
+        body["errors"] = {field: [message]}
+    return body
+
+
+def documents(blp: Blueprint, *codes: str) -> Callable:
+    """Document the error answers of a route, one entry per HTTP status."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, *COMMON_CODES):
+        by_status.setdefault(CODES[code][0], []).append(code)
+
+    def decorate(view: Callable) -> Callable:
+        for status, names in sorted(by_status.items()):
+            text = " ".join(f"`{n}`: {CODES[n][1]}" for n in names)
+            view = blp.alt_response(status, schema=ErrorSchema, description=text)(view)
+        return view
+
+    return decorate
+
+
+def _service_error(exc: ServiceError):
+    if exc.status >= 500:
+        log.warning("answering %s: %s", exc.code, exc.message)
+    return error_body(exc.code, exc.message, exc.field), exc.status
+
+
+def _outage(exc: Exception):
+    log.error("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
+    return error_body("unavailable", CODES["unavailable"][1]), 503
+
+
+def _http_code(status: int, errors: object) -> str:
+    """The machine code for an HTTP error raised by Flask, webargs or limiter."""
+    if status == 400:
+        return (
+            "invalid_json" if _mentions(errors, "Invalid JSON body.") else "bad_request"
+        )
+    if status == 422:
+        return (
+            "unknown_field" if _mentions(errors, "Unknown field.") else "invalid_body"
+        )
+    return _BY_STATUS.get(status, "invalid_body" if status < 500 else "internal_error")
+
+
+def _mentions(errors: object, text: str) -> bool:
+    if isinstance(errors, dict):
+        return any(_mentions(v, text) for v in errors.values())
+    if isinstance(errors, list):
+        return any(_mentions(v, text) for v in errors)
+    return errors == text

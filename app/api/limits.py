@@ -1,0 +1,79 @@
+"""Rate limits per IP and per wallet, counted in the configured Redis.
+
+Limits are read from the app's settings at request time, so tests and
+deployments set them through ``RATE_LIMIT_*`` without code changes. A
+breached limit answers 429 in the error contract with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from app.api.session import session_wallet
+from app.config import ApiConfig, Settings
+
+# The second line of an EIP-4361 message is the signing address.
+_MESSAGE_ADDRESS = re.compile(r"^[^\n]*\n(0x[0-9a-fA-F]{40})\n")
+
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=True,
+    strategy="fixed-window",
+    key_prefix="epns-api",
+)
+
+
+def init_limiter(app: Flask, settings: Settings) -> None:
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri(settings.redis_url)
+    limiter.init_app(app)
+
+
+def storage_uri(redis_url: str) -> str:
+    """The limits library spells a Redis unix socket ``redis+unix://``."""
+    if redis_url.startswith("unix://"):
+        return "redis+" + redis_url
+    return redis_url
+
+
+def _config() -> ApiConfig:
+    return current_app.config["SETTINGS"].api
+
+
+def _exempt() -> bool:
+    return not _config().rate_limits_enabled
+
+
+def _limit(name: str) -> Callable[[], str]:
+    return lambda: getattr(_config(), name)
+
+
+def _signin_wallet_key() -> str:
+    body = request.get_json(silent=True)
+    message = body.get("message") if isinstance(body, dict) else None
+    match = _MESSAGE_ADDRESS.match(message) if isinstance(message, str) else None
+    if match is None:
+        return f"unparsed:{get_remote_address()}"
+    return f"wallet:{match.group(1).lower()}"
+
+
+def _session_wallet_key() -> str:
+    wallet = session_wallet()
+    return f"wallet:{wallet}" if wallet else f"anonymous:{get_remote_address()}"
+
+
+def _shared(name: str, scope: str, key_func: Callable[[], str] | None = None):
+    return limiter.shared_limit(
+        _limit(name), scope=scope, key_func=key_func, exempt_when=_exempt
+    )
+
+
+# Counted across every route they decorate, e.g. all token writes together.
+signin_per_ip = _shared("signin_limit_ip", "signin-ip")
+signin_per_wallet = _shared("signin_limit_wallet", "signin-wallet", _signin_wallet_key)
+writes_per_ip = _shared("write_limit_ip", "writes-ip")
+writes_per_wallet = _shared("write_limit_wallet", "writes-wallet", _session_wallet_key)

@@ -1,0 +1,84 @@
+"""Bearer sessions: opaque random tokens, stored only as their SHA-256.
+
+A stolen database therefore yields no usable token, no server secret has to
+be shared, and every gunicorn worker and machine agrees on who is signed
+in. A session is bound to the one wallet that signed in and expires after
+``SESSION_TTL_SECONDS`` (or the message's own expiration, if sooner).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from app.errors import AuthFailed
+from app.models import ApiSession, utcnow
+
+log = logging.getLogger(__name__)
+
+# token_urlsafe(32) gives 43 characters; anything far off is not ours.
+_MAX_TOKEN_CHARS = 128
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    token: str
+    wallet: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    wallet: str
+    chain_id: int
+    expires_at: dt.datetime
+
+
+def open_session(
+    wallet: str, chain_id: int, ttl: int, not_after: dt.datetime | None = None
+) -> SessionGrant:
+    """A new session for ``wallet``; the caller owns the transaction."""
+    now = utcnow()
+    expires_at = now + dt.timedelta(seconds=ttl)
+    if not_after is not None:
+        expires_at = min(expires_at, not_after.replace(tzinfo=None))
+    token = secrets.token_urlsafe(32)
+
+    ApiSession.delete().where(ApiSession.expires_at <= now).execute()
+    ApiSession.create(
+        token_hash=_digest(token),
+        wallet=wallet,
+        chain_id=chain_id,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    return SessionGrant(token, wallet, expires_at)
+
+
+def authenticate(token: str | None) -> SessionInfo:
+    """The live session a bearer token names, or AuthFailed."""
+    if not token:
+        raise AuthFailed("missing_session", "send Authorization: Bearer <token>")
+    if len(token) > _MAX_TOKEN_CHARS:
+        raise AuthFailed("invalid_session", "unknown or revoked bearer token")
+
+    row = ApiSession.get_or_none(ApiSession.token_hash == _digest(token))
+    if row is None:
+        raise AuthFailed("invalid_session", "unknown or revoked bearer token")
+    if row.expires_at <= utcnow():
+        log.info("expired session %s of %s refused", row.id, row.wallet)
+        raise AuthFailed("session_expired", "the session has expired: sign in again")
+    return SessionInfo(row.id, row.wallet, row.chain_id, row.expires_at)
+
+
+def revoke(session: SessionInfo) -> None:
+    ApiSession.delete().where(ApiSession.id == session.id).execute()
+    log.info("session %s of %s revoked", session.id, session.wallet)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

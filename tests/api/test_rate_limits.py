@@ -1,0 +1,69 @@
+"""Rate limits per IP and per wallet, counted in the real Redis."""
+
+from __future__ import annotations
+
+from app.models import DeviceToken
+from tests.api.helpers import apns_token, bearer, login, signed_message
+
+
+def test_sign_in_per_ip_answers_429_with_retry_after(make_app):
+    client = make_app(RATE_LIMIT_SIGNIN_IP="3/minute").test_client()
+
+    answers = [client.post("/apis/v1/auth/nonce") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.get_json()["error"] == "rate_limited"
+    assert refused.get_json()["code"] == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_sign_in_per_wallet_counts_one_wallet_from_any_ip(make_app, alice, bob):
+    client = make_app(RATE_LIMIT_SIGNIN_WALLET="2/minute").test_client()
+
+    for _ in range(2):
+        login(client, alice)
+    body = signed_message(client, alice)
+    third = client.post(
+        "/apis/v1/auth/login", json=body, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+    )
+
+    assert third.status_code == 429
+    assert "Retry-After" in third.headers
+    login(client, bob)
+
+
+def test_writes_per_wallet_limit_one_wallet_only(make_app, alice, bob):
+    client = make_app(RATE_LIMIT_WRITE_WALLET="2/minute").test_client()
+    alice_token, bob_token = login(client, alice), login(client, bob)
+
+    def register(token, wallet, n):
+        body = {"wallet": wallet, "device_token": apns_token(n), "platform": "ios"}
+        return client.post(
+            "/apis/v1/pushtokens/register", json=body, headers=bearer(token)
+        )
+
+    codes = [register(alice_token, alice.address, n).status_code for n in range(3)]
+
+    assert codes == [201, 201, 429]
+    assert register(bob_token, bob.address, 7).status_code == 201
+    assert DeviceToken.select().count() == 3
+
+
+def test_writes_per_ip_limit(make_app, alice):
+    client = make_app(RATE_LIMIT_WRITE_IP="1/minute").test_client()
+    token = login(client, alice)
+
+    first = client.delete("/apis/v1/pushtokens/1", headers=bearer(token))
+    second = client.delete("/apis/v1/pushtokens/1", headers=bearer(token))
+
+    assert (first.status_code, second.status_code) == (404, 429)
+    assert client.get("/apis/v1/pushtokens", headers=bearer(token)).status_code == 200
+
+
+def test_limits_can_be_switched_off(make_app):
+    client = make_app(
+        RATE_LIMIT_SIGNIN_IP="1/minute", RATE_LIMITS_ENABLED="false"
+    ).test_client()
+
+    assert {client.post("/apis/v1/auth/nonce").status_code for _ in range(3)} == {200}

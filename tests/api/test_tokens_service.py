@@ -1,0 +1,117 @@
+"""The token registry's rules, called directly on the real database."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app import tokens
+from app.db import database
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.models import DeviceToken
+from tests.api.helpers import apns_token, fcm_token
+
+ALICE = "0x" + "a1" * 20
+BOB = "0x" + "b2" * 20
+N = 12
+
+
+def test_tokens_differing_only_in_case_are_two_devices(db):
+    lower = fcm_token(1).replace("x", "q")
+    upper = lower.replace("q", "Q")
+
+    tokens.register(ALICE, tokens.validate_device(lower, "android"))
+    tokens.register(BOB, tokens.validate_device(upper, "android"))
+
+    assert sorted((r.wallet, r.token) for r in DeviceToken.select()) == sorted(
+        [(ALICE, lower), (BOB, upper)]
+    )
+
+
+def test_apns_tokens_are_stored_lower_case(db):
+    form = tokens.validate_device(apns_token(255).upper(), "IOS")
+
+    assert form.token == apns_token(255)
+    assert form.platform == "ios"
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("0x12", "invalid_address"),
+        ("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "bad_checksum"),
+        ("eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "bad_checksum"),
+    ],
+)
+def test_wallet_errors_keep_the_address_codes(value, code):
+    with pytest.raises(InvalidInput) as caught:
+        tokens.parse_wallet(value)
+    assert caught.value.code == code
+    assert caught.value.field == "wallet"
+
+
+def test_outcomes_of_register(db):
+    form = tokens.validate_device(apns_token(), "ios")
+
+    outcomes = [
+        tokens.register(ALICE, form).outcome,
+        tokens.register(ALICE, form).outcome,
+        tokens.register(
+            ALICE, tokens.validate_device(apns_token(), "ios", apns_token(2))
+        ).outcome,
+        tokens.register(BOB, form).outcome,
+    ]
+
+    assert outcomes == ["created", "unchanged", "updated", "moved"]
+    assert DeviceToken.select().count() == 1
+
+
+def test_concurrent_registrations_of_one_token_leave_one_row(db):
+    form = tokens.validate_device(fcm_token(5), "android")
+    barrier = threading.Barrier(N)
+    outcomes, errors = [], []
+
+    def worker():
+        barrier.wait()
+        try:
+            with database.connection_context():
+                outcomes.append(tokens.register(ALICE, form).outcome)
+        except Exception as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(N)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(outcomes) == ["created"] + ["unchanged"] * (N - 1)
+    assert DeviceToken.select().count() == 1
+
+
+def test_update_and_delete_refuse_other_wallets_and_unknown_refs(db):
+    row = tokens.register(BOB, tokens.validate_device(apns_token(), "ios")).device
+
+    with pytest.raises(Forbidden):
+        tokens.update_device(ALICE, str(row.id), platform="web")
+    with pytest.raises(Forbidden):
+        tokens.delete_device(ALICE, apns_token())
+    with pytest.raises(NotFound):
+        tokens.delete_device(ALICE, "é" * 70)
+    with pytest.raises(NotFound):
+        tokens.delete_device(ALICE, "999999")
+    assert DeviceToken.get().wallet == BOB
+
+
+def test_switching_to_android_drops_the_voip_token(db):
+    form = tokens.validate_device(apns_token(), "ios", apns_token(3))
+    row = tokens.register(ALICE, form).device
+
+    done = tokens.update_device(
+        ALICE, str(row.id), token=fcm_token(3), platform="android"
+    )
+
+    assert done.outcome == "updated"
+    assert (done.device.platform, done.device.voip_token) == ("android", None)
