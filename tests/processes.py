@@ -30,9 +30,10 @@ def wait_for_http(proc: subprocess.Popen, url: str, timeout: float = 30) -> None
         if proc.poll() is not None:
             raise AssertionError(f"exited {proc.returncode}: {proc.stderr.read()}")
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # Refused while binding, or slow to answer while workers import.
             time.sleep(0.1)
     raise AssertionError(f"{url} did not answer in {timeout} s")
 
