@@ -30,6 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--anvil-port", type=int, default=8545)
     parser.add_argument("--fcm-port", type=int, default=9101)
     parser.add_argument("--apns-port", type=int, default=9102)
+    parser.add_argument("--apns-control-port", type=int, default=9103)
     parser.add_argument("--ipfs-port", type=int, default=9104)
     parser.add_argument("--dashboard-port", type=int, default=9181)
     parser.add_argument("--workers", type=int, default=1)
@@ -99,7 +100,7 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
             urls["fcm"],
             "127.0.0.1",
             args.apns_port,
-            str(VAR / "fakes" / "apns" / "cert.pem"),
+            str(VAR / "fakes" / "apns" / "ca.pem"),
         )
     )
     env["IPFS_GATEWAYS"] = urls["ipfs"]
@@ -116,65 +117,41 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
 
 def start_fakes(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
     """The local FCM, APNs and IPFS servers standing in for the real ones."""
-    fcm = f"http://127.0.0.1:{args.fcm_port}"
-    ipfs = f"http://127.0.0.1:{args.ipfs_port}"
-    sup.spawn("fcm", [PY, "-m", "tests.fakes.fcm", "--port", str(args.fcm_port)], {})
-    sup.spawn(
-        "apns",
-        [
-            PY,
-            "-m",
-            "tests.fakes.apns",
-            "--port",
-            str(args.apns_port),
-            "--cert-dir",
-            str(VAR / "fakes" / "apns"),
-        ],
-        {},
-    )
-    sup.spawn("ipfs", [PY, "-m", "tests.fakes.ipfs", "--port", str(args.ipfs_port)], {})
-    _wait_http(f"{fcm}/_fake/received", "fcm")
-    _wait_http(f"{ipfs}/_fake/received", "ipfs")
+    apns_dir = str(VAR / "fakes" / "apns")
+    sup.spawn("fcm", _module("tests.fakes.fcm", "--port", args.fcm_port))
+    sup.spawn("apns", _module("tests.fakes.apns", "--port", args.apns_port,
+                              "--control-port", args.apns_control_port,
+                              "--cert-dir", apns_dir))
+    sup.spawn("ipfs", _module("tests.fakes.ipfs", "--port", args.ipfs_port))
+
+    urls = {
+        "fcm": f"http://127.0.0.1:{args.fcm_port}",
+        "apns": f"https://127.0.0.1:{args.apns_port}",
+        "apns_control": f"http://127.0.0.1:{args.apns_control_port}",
+        "ipfs": f"http://127.0.0.1:{args.ipfs_port}",
+    }
+    for name in ("fcm", "apns_control", "ipfs"):
+        _wait_http(f"{urls[name]}/_fake/received", name)
     _wait_port(args.apns_port, "apns")
-    return {"fcm": fcm, "apns": f"https://127.0.0.1:{args.apns_port}", "ipfs": ipfs}
+    return urls
 
 
 def start_servers(
     sup: Supervisor, args: argparse.Namespace, env: dict[str, str]
 ) -> None:
     """The API, the workers, the poller and the dashboard."""
-    sup.spawn(
-        "api",
-        [
-            PY,
-            "-m",
-            "gunicorn",
-            "--no-control-socket",
-            "-w",
-            "2",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{args.api_port}",
-            "wsgi:app",
-        ],
-        env,
-    )
+    sup.spawn("api", _module("gunicorn", "--no-control-socket", "--workers", 2,
+                             "--threads", 4, "--bind", f"127.0.0.1:{args.api_port}",
+                             "wsgi:app"), env)
     for n in range(args.workers):
         sup.spawn(f"worker{n + 1}", [PY, "rq_worker.py"], env)
-    sup.spawn("poller", [PY, "-m", "poller", "--follow", "--interval", "1"], env)
-    sup.spawn(
-        "dashboard",
-        [
-            PY,
-            "-m",
-            "app.dashboard",
-            "--port",
-            str(args.dashboard_port),
-            "--development",
-        ],
-        env,
-    )
+    sup.spawn("poller", _module("poller", "--follow", "--interval", 1), env)
+    sup.spawn("dashboard", _module("app.dashboard", "--port", args.dashboard_port,
+                                   "--dev-no-auth"), env)
+
+
+def _module(name: str, *args: object) -> list[str]:
+    return [PY, "-m", name, *map(str, args)]
 
 
 def print_banner(urls: dict[str, str]) -> None:

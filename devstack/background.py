@@ -18,7 +18,7 @@ from pathlib import Path
 from app.config import ROOT
 from devstack.services import ServiceError, free_port
 
-SERVICES = ("api", "anvil", "fcm", "apns", "ipfs", "dashboard")
+SERVICES = ("api", "anvil", "fcm", "apns", "apns-control", "ipfs", "dashboard")
 
 
 @dataclass

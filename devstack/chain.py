@@ -128,6 +128,21 @@ def write_chains_file(
     return path
 
 
+def load_deployment(path: str | Path) -> EpnsDeployment:
+    """The local deployment a chains file describes (its first chain)."""
+    entry = json.loads(Path(path).read_text())[0]
+    rpc = Rpc(entry["rpc_urls"][0])
+    admin = rpc.call("eth_accounts")[0].lower()
+    rpc.close()
+    return EpnsDeployment(
+        entry["chain_id"],
+        entry["core_address"],
+        entry["comm_address"],
+        entry["start_block"],
+        admin,
+    )
+
+
 def _selector(signature: str) -> str:
     return keccak(text=signature)[:4].hex()
 

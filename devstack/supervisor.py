@@ -32,11 +32,13 @@ class Supervisor:
         self.quiet = quiet or set()
         (VAR / "log").mkdir(parents=True, exist_ok=True)
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> Child:
         """Start ``args`` in its own process group with ``env`` added."""
         proc = subprocess.Popen(
             args,
-            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -30,27 +30,33 @@ def stack(tmp_path: Path, database_url: str, redis_url: str, db):
     assert stack.stop(), "launcher did not stop on Ctrl-C:\n" + stack.output()[-2000:]
 
 
+SERVICE_OF = {"ios": "apns", "android": "fcm"}
+
+
 def test_demo_pushes_arrive_at_the_fakes(stack):
     from devstack.demo import PHONES, run
 
     pushes = run(stack.urls, stack.var / "chains.json", timeout=60)
 
-    got = sorted((p["platform"], p["token"], p["title"], p["body"]) for p in pushes)
-    platform_of = {token: platform for _, platform, token in PHONES}
-    want = [
-        ("Demo Alerts - Market update", "ETH crossed 4,000", t) for _, _, t in PHONES
-    ]
-    want.append(("Demo Alerts - Your order filled", "100 ETH at 7:00", PHONES[1][2]))
+    service = {token: SERVICE_OF[platform] for _, platform, token in PHONES}
+    bob, carol = PHONES[1][2], PHONES[3][2]
+    want = [(t, "Market update", "ETH crossed 4,000") for _, _, t in PHONES]
+    want.append((bob, "Your order filled", "100 ETH at 7:00"))
     want += [
-        ("Demo Alerts - Governance vote", "Proposal 12 closes tonight", t)
-        for _, _, t in (PHONES[0], PHONES[2], PHONES[3])
+        (t, "Governance vote", "Proposal 12 closes tonight")
+        for t in (PHONES[0][2], PHONES[2][2], carol)
     ]
-    assert got == sorted((platform_of[t], t, title, body) for title, body, t in want)
-
-    ios = [p for p in pushes if p["platform"] == "ios"]
-    assert all(p["headers"].get("apns-collapse-id") for p in ios)
-    android = [p for p in pushes if p["platform"] == "android"]
-    assert all(
-        p["payload"]["message"]["android"]["priority"].lower() == "high"
-        for p in android
+    assert sorted(
+        (p["platform"], p["token"], p["title"], p["body"]) for p in pushes
+    ) == sorted(
+        (service[t], t, f"Demo Alerts - {title}", body) for t, title, body in want
     )
+
+    for push in pushes:
+        if push["platform"] == "apns":
+            assert push["headers"]["apns-collapse-id"]
+            assert push["headers"]["apns-push-type"] == "alert"
+            assert push["payload"]["aps"]["mutable-content"] == 1
+        else:
+            assert push["payload"]["android"]["priority"] == "high"
+            assert push["payload"]["data"]["type"] == "PUSH_NOTIFICATION_CHANNEL"
