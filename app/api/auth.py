@@ -35,9 +35,9 @@ LOGIN_CODES = (
 
 
 @blp.route("/nonce", methods=["POST"])
+@signin_per_ip
 @blp.response(200, NonceSchema)
 @documents(blp)
-@signin_per_ip
 def nonce() -> dict:
     """Hand out a single-use nonce for the next sign-in message.
 
@@ -56,11 +56,11 @@ def nonce() -> dict:
 
 
 @blp.route("/login", methods=["POST"])
-@blp.arguments(LoginSchema)
-@blp.response(200, LoginResultSchema)
-@documents(blp, *LOGIN_CODES)
 @signin_per_ip
 @signin_per_wallet
+@blp.arguments(LoginSchema())
+@blp.response(200, LoginResultSchema)
+@documents(blp, *LOGIN_CODES)
 def login(body: dict) -> dict:
     """Exchange a signed EIP-4361 message for a bearer session of its wallet.
 

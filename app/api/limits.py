@@ -7,11 +7,13 @@ breached limit answers 429 in the error contract with ``Retry-After``.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 from app.api.session import session_wallet
@@ -20,11 +22,22 @@ from app.config import ApiConfig, Settings
 # The second line of an EIP-4361 message is the signing address.
 _MESSAGE_ADDRESS = re.compile(r"^[^\n]*\n(0x[0-9a-fA-F]{40})\n")
 
+
+def _remember_retry_after(breached: RequestLimit) -> None:
+    """Keep the wait for the 429 answer's Retry-After header.
+
+    Only a breach pays for reading the window; the X-RateLimit headers on
+    every answer would cost Redis round trips on every request.
+    """
+    g.retry_after = max(1, math.ceil(breached.window[0] - time.time()))
+
+
 limiter = Limiter(
     key_func=get_remote_address,
-    headers_enabled=True,
+    headers_enabled=False,
     strategy="fixed-window",
     key_prefix="epns-api",
+    on_breach=_remember_retry_after,
 )
 
 

@@ -36,7 +36,9 @@ BEARER = [{"bearer": []}]
 
 
 @blp.route("/register", methods=["POST"])
-@blp.arguments(RegisterSchema)
+@writes_per_ip
+@writes_per_wallet
+@blp.arguments(RegisterSchema())
 @blp.response(201, RegisterResultSchema, description="A new token was stored")
 @blp.alt_response(
     200,
@@ -54,8 +56,6 @@ BEARER = [{"bearer": []}]
     "wallet_mismatch",
 )
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def register(body: dict) -> tuple[dict, int]:
     """Register the phone's push token for the session's wallet.
 
@@ -85,11 +85,11 @@ def list_devices() -> dict:
 
 
 @blp.route("", methods=["DELETE"])
+@writes_per_ip
+@writes_per_wallet
 @blp.response(200, DeletedSchema)
 @documents(blp, *SESSION_CODES)
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
     session = current_session()
@@ -99,12 +99,12 @@ def delete_all() -> dict:
 
 
 @blp.route("/<string:ref>", methods=["PATCH"])
-@blp.arguments(UpdateSchema)
+@writes_per_ip
+@writes_per_wallet
+@blp.arguments(UpdateSchema())
 @blp.response(200, RegisterResultSchema)
 @documents(blp, *BODY_CODES, *SESSION_CODES, *FORM_CODES, "foreign_token", "not_found")
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def update_device(body: dict, ref: str) -> dict:
     """Rotate a device's token or change its platform.
 
@@ -127,11 +127,11 @@ def update_device(body: dict, ref: str) -> dict:
 
 
 @blp.route("/<string:ref>", methods=["DELETE"])
+@writes_per_ip
+@writes_per_wallet
 @blp.response(204)
 @documents(blp, *SESSION_CODES, "foreign_token", "not_found")
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def delete_device(ref: str) -> None:
     """Forget one device (by id or token) of the session's wallet."""
     tokens.delete_device(current_session().wallet, ref)
