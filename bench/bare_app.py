@@ -1,8 +1,10 @@
-"""The yardstick: a bare Flask endpoint doing the same upsert, nothing else.
+"""The yardsticks: bare Flask endpoints that store a token, nothing else.
 
-No sign-in, no validation, no rate limits, no error contract: one
-``INSERT ... ON DUPLICATE KEY UPDATE`` (``ON CONFLICT`` on SQLite) per
-request, on the same database and connection pool as the real app.
+No sign-in, no validation, no rate limits, no error contract, no schemas.
+``/register`` runs the same upsert as the API (``app.tokens.register``);
+``/register-sql`` is the least any server could do, one ``INSERT ... ON
+DUPLICATE KEY UPDATE`` (``ON CONFLICT`` on SQLite). Same database, same
+connection pool as the real app.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import os
 
 from flask import Flask, request
 
+from app import tokens
 from app.db import database, init_database, is_mysql
-from app.models import DeviceToken, utcnow
+from app.models import DeviceToken, Platform, utcnow
+from app.tokens import DeviceForm
 
 init_database(os.environ["DATABASE_URL"])
 app = Flask(__name__)
@@ -36,6 +40,14 @@ def healthz() -> dict:
 
 @app.post("/register")
 def register() -> tuple[dict, int]:
+    body = request.get_json()
+    form = DeviceForm(body["device_token"], Platform(body["platform"]))
+    done = tokens.register(body["wallet"].lower(), form)
+    return {"result": done.outcome.value}, 201
+
+
+@app.post("/register-sql")
+def register_sql() -> tuple[dict, int]:
     body = request.get_json()
     query = DeviceToken.insert(
         wallet=body["wallet"].lower(),
