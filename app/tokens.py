@@ -291,7 +291,7 @@ def _apply(row: DeviceToken, form: DeviceForm) -> None:
 
 def _remove(row: DeviceToken, reason: str) -> None:
     RemovedToken.create(
-        token_suffix=short(row.token, keep=8)[-8:],
+        token_suffix=row.token[-8:],
         wallet=row.wallet,
         platform=row.platform,
         reason=reason,
