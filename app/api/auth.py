@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from app import auth, sessions
+from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import signin_per_ip, signin_per_wallet
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
 from app.api.session import current_session
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "auth",
     __name__,
     url_prefix="/apis/v1/auth",

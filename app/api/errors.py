@@ -86,6 +86,7 @@ def catalogue() -> str:
 def install_error_handlers(app: Flask) -> None:
     """Translate service errors and outages into the contract."""
     app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(peewee.IntegrityError, _conflict)
     for kind in _OUTAGES:
         app.register_error_handler(kind, _outage)
 
@@ -128,6 +129,13 @@ def _service_error(exc: ServiceError):
     if exc.status >= 500:
         log.warning("answering %s: %s", exc.code, exc.message)
     return error_body(exc.code, exc.message, exc.field), exc.status
+
+
+def _conflict(exc: peewee.IntegrityError):
+    # The services retry the races they expect; one that still collides
+    # (two rotations onto one token at once) is the client's to retry.
+    log.warning("unique constraint hit by a concurrent write: %s", exc.args[:1])
+    return error_body("conflict", CODES["conflict"][1]), 409
 
 
 def _outage(exc: Exception):

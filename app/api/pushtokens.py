@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from app import sessions, tokens
+from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import writes_per_ip, writes_per_wallet
 from app.api.schemas import (
@@ -23,7 +23,7 @@ from app.errors import Forbidden, InvalidInput
 
 log = logging.getLogger(__name__)
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "pushtokens",
     __name__,
     url_prefix="/apis/v1/pushtokens",
@@ -103,7 +103,15 @@ def delete_all() -> dict:
 @writes_per_wallet
 @blp.arguments(UpdateSchema())
 @blp.response(200, RegisterResultSchema)
-@documents(blp, *BODY_CODES, *SESSION_CODES, *FORM_CODES, "foreign_token", "not_found")
+@documents(
+    blp,
+    *BODY_CODES,
+    *SESSION_CODES,
+    *FORM_CODES,
+    "foreign_token",
+    "not_found",
+    "conflict",
+)
 @blp.doc(security=BEARER)
 def update_device(body: dict, ref: str) -> dict:
     """Rotate a device's token or change its platform.
