@@ -35,6 +35,8 @@ def _remember_retry_after(breached: RequestLimit) -> None:
     g.retry_after = max(1, math.ceil(breached.window[0] - time.time()))
 
 
+# One Limiter per process, like any Flask extension: init_app binds it to
+# each app built (tests build many, all on the same Redis).
 limiter = Limiter(
     key_func=get_remote_address,
     headers_enabled=False,
