@@ -203,6 +203,8 @@ def update_device(
     clear_voip: bool = False,
 ) -> Registration:
     """Rotate a token or change its platform; the result is validated whole."""
+    if token is None and platform is None and voip_token is None and not clear_voip:
+        raise InvalidInput("invalid_body", "send device_token, platform or apn_token")
     with write_transaction():
         row = _owned(wallet, ref)
         platform = platform if platform is not None else row.platform

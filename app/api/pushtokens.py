@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import current_app
-
 from app import sessions, tokens
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
@@ -18,10 +14,7 @@ from app.api.schemas import (
     UpdateSchema,
     device_view,
 )
-from app.api.session import current_session, has_credentials
-from app.errors import Forbidden, InvalidInput
-
-log = logging.getLogger(__name__)
+from app.api.session import current_session, require_wallet
 
 blp = ApiBlueprint(
     "pushtokens",
@@ -64,7 +57,7 @@ def register(body: dict) -> tuple[dict, int]:
     the same registration again changes nothing (`result: unchanged`).
     """
     wallet = tokens.parse_wallet(body["wallet"])
-    _require_wallet(wallet)
+    require_wallet(wallet)
     form = tokens.validate_device(
         body["device_token"], body["platform"], body.get("apn_token")
     )
@@ -120,9 +113,6 @@ def update_device(body: dict, ref: str) -> dict:
     the VoIP token.
     """
     wallet = current_session().wallet
-    if not body:
-        raise InvalidInput("invalid_body", "send device_token, platform or apn_token")
-
     done = tokens.update_device(
         wallet,
         ref,
@@ -143,16 +133,3 @@ def update_device(body: dict, ref: str) -> dict:
 def delete_device(ref: str) -> None:
     """Forget one device (by id or token) of the session's wallet."""
     tokens.delete_device(current_session().wallet, ref)
-
-
-def _require_wallet(wallet: str) -> None:
-    """The session's wallet must be the body's, unless the unsafe switch is on."""
-    settings = current_app.config["SETTINGS"]
-    if settings.api.legacy_register and not has_credentials():
-        log.warning("UNAUTHENTICATED legacy register for %s", wallet)
-        return
-    if current_session().wallet != wallet:
-        log.warning(
-            "session of %s tried to register for %s", current_session().wallet, wallet
-        )
-        raise Forbidden("wallet_mismatch", "the body's wallet is not the session's")
