@@ -18,6 +18,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import pydantic
 import requests
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_defunct
@@ -32,7 +33,7 @@ from app.config import ApiConfig, ConfigError, Settings
 from app.db import write_transaction
 from app.errors import AuthFailed, InvalidInput, Unavailable
 from app.models import SignInNonce, utcnow
-from app.sessions import SessionGrant, open_session
+from app.sessions import SessionGrant, open_session, sweep_expired_sessions
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,17 @@ class IssuedNonce:
 
 
 def issue_nonce(config: ApiConfig) -> IssuedNonce:
-    """A fresh single-use nonce; expired ones are swept on the way."""
+    """A fresh single-use nonce; expired ones are swept on the way.
+
+    The sweep is its own statement, not part of a transaction with the
+    insert: on InnoDB two such transactions would each hold the gap lock of
+    the range the other inserts into, and deadlock.
+    """
     now = utcnow()
     nonce = secrets.token_hex(16)
     expires_at = now + dt.timedelta(seconds=config.nonce_ttl)
-    with write_transaction():
-        SignInNonce.delete().where(SignInNonce.expires_at <= now).execute()
-        SignInNonce.create(nonce=nonce, created_at=now, expires_at=expires_at)
+    SignInNonce.create(nonce=nonce, created_at=now, expires_at=expires_at)
+    SignInNonce.delete().where(SignInNonce.expires_at <= now).execute()
     return IssuedNonce(nonce, expires_at)
 
 
@@ -63,7 +68,8 @@ def sign_in(message: str, signature: str, settings: Settings) -> SessionGrant:
     now = dt.datetime.now(dt.UTC)
     parsed = parse_message(message)
     check_fields(parsed, config, now)
-    verify_signature(message, parsed, signature, rpc_url_for(settings, parsed.chain_id))
+    rpc_url = rpc_url_for(settings, parsed.chain_id)
+    verify_signature(message, parsed, signature, rpc_url, config.rpc_timeout)
 
     wallet = parsed.address.lower()
     with write_transaction():
@@ -72,6 +78,7 @@ def sign_in(message: str, signature: str, settings: Settings) -> SessionGrant:
             wallet, parsed.chain_id, config.session_ttl, _expiry(parsed)
         )
     log.info("wallet %s signed in on chain %s", wallet, parsed.chain_id)
+    sweep_expired_sessions()
     return grant
 
 
@@ -80,13 +87,15 @@ def parse_message(message: str) -> SiweMessage:
         raise InvalidInput("bad_message", "the message is too long", field="message")
     try:
         return SiweMessage.from_message(message)
-    except (ValueError, TypeError) as exc:
-        # The ABNF parser and pydantic both report through ValueError; the
-        # first line of their text is enough for a client to find its typo.
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc) else "unparsable"
-        raise InvalidInput(
-            "bad_message", f"not an EIP-4361 message: {reason}", field="message"
-        ) from None
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        reason = f"{where}: {first['msg']}"[:200]
+    except (ValueError, TypeError):
+        reason = "it does not follow the EIP-4361 grammar"
+    raise InvalidInput(
+        "bad_message", f"not an EIP-4361 message: {reason}", field="message"
+    )
 
 
 def check_fields(parsed: SiweMessage, config: ApiConfig, now: dt.datetime) -> None:

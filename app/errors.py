@@ -42,6 +42,7 @@ CODES: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such route or device token."),
     "method_not_allowed": (405, "The route does not take this method."),
     "unsupported_media_type": (415, "The body is not JSON."),
+    "conflict": (409, "A concurrent request changed the same token; retry."),
     "rate_limited": (429, "Too many requests; wait for Retry-After seconds."),
     # Our side.
     "rpc_unavailable": (503, "The chain's RPC node did not answer (EIP-1271)."),

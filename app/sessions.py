@@ -16,8 +16,21 @@ from dataclasses import dataclass
 
 from app.errors import AuthFailed
 from app.models import ApiSession, utcnow
+from app.prepared import Prepared
 
 log = logging.getLogger(__name__)
+
+# Every API call runs this lookup: compiled once (see app.prepared).
+_COLUMNS = (
+    ApiSession.id,
+    ApiSession.wallet,
+    ApiSession.chain_id,
+    ApiSession.expires_at,
+)
+_BY_HASH = Prepared(
+    lambda p: ApiSession.select(*_COLUMNS).where(ApiSession.token_hash == p("hash")),
+    _COLUMNS,
+)
 
 # token_urlsafe(32) gives 43 characters; anything far off is not ours.
 _MAX_TOKEN_CHARS = 128
@@ -47,8 +60,6 @@ def open_session(
     if not_after is not None:
         expires_at = min(expires_at, not_after.replace(tzinfo=None))
     token = secrets.token_urlsafe(32)
-
-    ApiSession.delete().where(ApiSession.expires_at <= now).execute()
     ApiSession.create(
         token_hash=_digest(token),
         wallet=wallet,
@@ -66,13 +77,19 @@ def authenticate(token: str | None) -> SessionInfo:
     if len(token) > _MAX_TOKEN_CHARS:
         raise AuthFailed("invalid_session", "unknown or revoked bearer token")
 
-    row = ApiSession.get_or_none(ApiSession.token_hash == _digest(token))
+    row = _BY_HASH.first(hash=_digest(token))
     if row is None:
         raise AuthFailed("invalid_session", "unknown or revoked bearer token")
-    if row.expires_at <= utcnow():
-        log.info("expired session %s of %s refused", row.id, row.wallet)
+    info = SessionInfo(*row)
+    if info.expires_at <= utcnow():
+        log.info("expired session %s of %s refused", info.id, info.wallet)
         raise AuthFailed("session_expired", "the session has expired: sign in again")
-    return SessionInfo(row.id, row.wallet, row.chain_id, row.expires_at)
+    return info
+
+
+def sweep_expired_sessions() -> None:
+    """Delete expired sessions: a statement of its own (see auth.issue_nonce)."""
+    ApiSession.delete().where(ApiSession.expires_at <= utcnow()).execute()
 
 
 def revoke(session: SessionInfo) -> None:

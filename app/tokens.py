@@ -20,6 +20,7 @@ from app.addresses import InvalidAddress, normalize_address, short
 from app.db import write_transaction
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.models import DeviceToken, Platform, RemovedToken, utcnow
+from app.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -111,27 +112,25 @@ def _apns_token(value: str, field: str) -> str:
 
 
 def register(wallet: str, form: DeviceForm) -> Registration:
-    """Store ``form`` for ``wallet``; a concurrent insert is retried once."""
+    """Store ``form`` for ``wallet``; a concurrent insert is retried once.
+
+    Each path writes at most one statement (an INSERT, or an UPDATE of one
+    row), which is atomic by itself, so no transaction is opened: a re-sent
+    registration, the app's most common call, costs a single SELECT.
+    """
     try:
-        with write_transaction():
-            return _upsert(wallet, form)
+        return _upsert(wallet, form)
     except pw.IntegrityError:
         # Another request inserted the same token between our read and our
-        # insert; it exists now, so the second pass updates it.
+        # insert; it exists now, so the second pass finds and updates it.
         log.info("token %s inserted concurrently, retrying", short(form.token))
-        with write_transaction():
-            return _upsert(wallet, form)
+        return _upsert(wallet, form)
 
 
 def _upsert(wallet: str, form: DeviceForm) -> Registration:
-    row = DeviceToken.get_or_none(DeviceToken.token == form.token)
+    row = _find_token(form.token)
     if row is None:
-        row = DeviceToken.create(
-            wallet=wallet,
-            token=form.token,
-            platform=form.platform.value,
-            voip_token=form.voip_token,
-        )
+        row = _insert(wallet, form)
         log.info(
             "registered %s token %s for %s", form.platform, short(row.token), wallet
         )
@@ -146,6 +145,45 @@ def _upsert(wallet: str, form: DeviceForm) -> Registration:
     row.wallet = wallet
     _apply(row, form)
     return Registration(row, outcome)
+
+
+# Every registration runs these two: compiled once (see app.prepared).
+_COLUMNS = tuple(DeviceToken._meta.sorted_fields)
+_BY_TOKEN = Prepared(
+    lambda p: DeviceToken.select(*_COLUMNS).where(DeviceToken.token == p("token")),
+    _COLUMNS,
+)
+_INSERT = Prepared(
+    lambda p: DeviceToken.insert(
+        {f: p(f.name) for f in _COLUMNS if f is not DeviceToken.id}
+    )
+)
+
+
+def _find_token(token: str) -> DeviceToken | None:
+    row = _BY_TOKEN.first(token=token)
+    if row is None:
+        return None
+    return DeviceToken(**{f.name: v for f, v in zip(_COLUMNS, row, strict=True)})
+
+
+def _insert(wallet: str, form: DeviceForm) -> DeviceToken:
+    now = utcnow()
+    row = DeviceToken(
+        wallet=wallet,
+        token=form.token,
+        platform=form.platform.value,
+        voip_token=form.voip_token,
+        created_at=now,
+        updated_at=now,
+    )
+    values = {
+        f.name: f.db_value(getattr(row, f.name))
+        for f in _COLUMNS
+        if f is not DeviceToken.id
+    }
+    row.id = _INSERT.execute(**values).lastrowid
+    return row
 
 
 def list_devices(wallet: str) -> list[DeviceToken]:
@@ -165,6 +203,8 @@ def update_device(
     clear_voip: bool = False,
 ) -> Registration:
     """Rotate a token or change its platform; the result is validated whole."""
+    if token is None and platform is None and voip_token is None and not clear_voip:
+        raise InvalidInput("invalid_body", "send device_token, platform or apn_token")
     with write_transaction():
         row = _owned(wallet, ref)
         platform = platform if platform is not None else row.platform
@@ -253,7 +293,7 @@ def _apply(row: DeviceToken, form: DeviceForm) -> None:
 
 def _remove(row: DeviceToken, reason: str) -> None:
     RemovedToken.create(
-        token_suffix=short(row.token, keep=8)[-8:],
+        token_suffix=row.token[-8:],
         wallet=row.wallet,
         platform=row.platform,
         reason=reason,

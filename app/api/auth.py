@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
 from app import auth, sessions
+from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import signin_per_ip, signin_per_wallet
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
 from app.api.session import current_session
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "auth",
     __name__,
     url_prefix="/apis/v1/auth",
@@ -35,9 +35,9 @@ LOGIN_CODES = (
 
 
 @blp.route("/nonce", methods=["POST"])
+@signin_per_ip
 @blp.response(200, NonceSchema)
 @documents(blp)
-@signin_per_ip
 def nonce() -> dict:
     """Hand out a single-use nonce for the next sign-in message.
 
@@ -56,11 +56,11 @@ def nonce() -> dict:
 
 
 @blp.route("/login", methods=["POST"])
-@blp.arguments(LoginSchema)
-@blp.response(200, LoginResultSchema)
-@documents(blp, *LOGIN_CODES)
 @signin_per_ip
 @signin_per_wallet
+@blp.arguments(LoginSchema())
+@blp.response(200, LoginResultSchema)
+@documents(blp, *LOGIN_CODES)
 def login(body: dict) -> dict:
     """Exchange a signed EIP-4361 message for a bearer session of its wallet.
 

@@ -7,24 +7,42 @@ breached limit answers 429 in the error contract with ``Retry-After``.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Callable
 
-from flask import Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Flask, current_app, g, request
+from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
 from app.api.session import session_wallet
 from app.config import ApiConfig, Settings
 
-# The second line of an EIP-4361 message is the signing address.
-_MESSAGE_ADDRESS = re.compile(r"^[^\n]*\n(0x[0-9a-fA-F]{40})\n")
+# The line after the EIP-4361 header is the signing address; in the JSON text
+# the newlines around it are written as the two characters "\n".
+_MESSAGE_ADDRESS = re.compile(
+    r"sign in with your Ethereum account:\\n(0x[0-9a-fA-F]{40})\\n"
+)
 
+
+def _remember_retry_after(breached: RequestLimit) -> None:
+    """Keep the wait for the 429 answer's Retry-After header.
+
+    Only a breach pays for reading the window; the X-RateLimit headers on
+    every answer would cost Redis round trips on every request.
+    """
+    g.retry_after = max(1, math.ceil(breached.window[0] - time.time()))
+
+
+# One Limiter per process, like any Flask extension: init_app binds it to
+# each app built (tests build many, all on the same Redis).
 limiter = Limiter(
     key_func=get_remote_address,
-    headers_enabled=True,
+    headers_enabled=False,
     strategy="fixed-window",
     key_prefix="epns-api",
+    on_breach=_remember_retry_after,
 )
 
 
@@ -53,9 +71,12 @@ def _limit(name: str) -> Callable[[], str]:
 
 
 def _signin_wallet_key() -> str:
-    body = request.get_json(silent=True)
-    message = body.get("message") if isinstance(body, dict) else None
-    match = _MESSAGE_ADDRESS.match(message) if isinstance(message, str) else None
+    """The address line of the posted message, read without decoding JSON.
+
+    The key is computed before the body is validated, so it must survive
+    any body at all; a regular expression over the raw text cannot fail.
+    """
+    match = _MESSAGE_ADDRESS.search(request.get_data(cache=True, as_text=True))
     if match is None:
         return f"unparsed:{get_remote_address()}"
     return f"wallet:{match.group(1).lower()}"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import current_app
-from flask_smorest import Blueprint
-
 from app import sessions, tokens
+from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import writes_per_ip, writes_per_wallet
 from app.api.schemas import (
@@ -18,12 +14,9 @@ from app.api.schemas import (
     UpdateSchema,
     device_view,
 )
-from app.api.session import current_session, has_credentials
-from app.errors import Forbidden, InvalidInput
+from app.api.session import current_session, require_wallet
 
-log = logging.getLogger(__name__)
-
-blp = Blueprint(
+blp = ApiBlueprint(
     "pushtokens",
     __name__,
     url_prefix="/apis/v1/pushtokens",
@@ -36,7 +29,9 @@ BEARER = [{"bearer": []}]
 
 
 @blp.route("/register", methods=["POST"])
-@blp.arguments(RegisterSchema)
+@writes_per_ip
+@writes_per_wallet
+@blp.arguments(RegisterSchema())
 @blp.response(201, RegisterResultSchema, description="A new token was stored")
 @blp.alt_response(
     200,
@@ -54,8 +49,6 @@ BEARER = [{"bearer": []}]
     "wallet_mismatch",
 )
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def register(body: dict) -> tuple[dict, int]:
     """Register the phone's push token for the session's wallet.
 
@@ -64,7 +57,7 @@ def register(body: dict) -> tuple[dict, int]:
     the same registration again changes nothing (`result: unchanged`).
     """
     wallet = tokens.parse_wallet(body["wallet"])
-    _require_wallet(wallet)
+    require_wallet(wallet)
     form = tokens.validate_device(
         body["device_token"], body["platform"], body.get("apn_token")
     )
@@ -85,11 +78,11 @@ def list_devices() -> dict:
 
 
 @blp.route("", methods=["DELETE"])
+@writes_per_ip
+@writes_per_wallet
 @blp.response(200, DeletedSchema)
 @documents(blp, *SESSION_CODES)
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
     session = current_session()
@@ -99,12 +92,20 @@ def delete_all() -> dict:
 
 
 @blp.route("/<string:ref>", methods=["PATCH"])
-@blp.arguments(UpdateSchema)
-@blp.response(200, RegisterResultSchema)
-@documents(blp, *BODY_CODES, *SESSION_CODES, *FORM_CODES, "foreign_token", "not_found")
-@blp.doc(security=BEARER)
 @writes_per_ip
 @writes_per_wallet
+@blp.arguments(UpdateSchema())
+@blp.response(200, RegisterResultSchema)
+@documents(
+    blp,
+    *BODY_CODES,
+    *SESSION_CODES,
+    *FORM_CODES,
+    "foreign_token",
+    "not_found",
+    "conflict",
+)
+@blp.doc(security=BEARER)
 def update_device(body: dict, ref: str) -> dict:
     """Rotate a device's token or change its platform.
 
@@ -112,9 +113,6 @@ def update_device(body: dict, ref: str) -> dict:
     the VoIP token.
     """
     wallet = current_session().wallet
-    if not body:
-        raise InvalidInput("invalid_body", "send device_token, platform or apn_token")
-
     done = tokens.update_device(
         wallet,
         ref,
@@ -127,24 +125,11 @@ def update_device(body: dict, ref: str) -> dict:
 
 
 @blp.route("/<string:ref>", methods=["DELETE"])
+@writes_per_ip
+@writes_per_wallet
 @blp.response(204)
 @documents(blp, *SESSION_CODES, "foreign_token", "not_found")
 @blp.doc(security=BEARER)
-@writes_per_ip
-@writes_per_wallet
 def delete_device(ref: str) -> None:
     """Forget one device (by id or token) of the session's wallet."""
     tokens.delete_device(current_session().wallet, ref)
-
-
-def _require_wallet(wallet: str) -> None:
-    """The session's wallet must be the body's, unless the unsafe switch is on."""
-    settings = current_app.config["SETTINGS"]
-    if settings.api.legacy_register and not has_credentials():
-        log.warning("UNAUTHENTICATED legacy register for %s", wallet)
-        return
-    if current_session().wallet != wallet:
-        log.warning(
-            "session of %s tried to register for %s", current_session().wallet, wallet
-        )
-        raise Forbidden("wallet_mismatch", "the body's wallet is not the session's")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import g, request
+import logging
 
-from app.errors import AuthFailed
+from flask import current_app, g, request
+
+from app.errors import AuthFailed, Forbidden
 from app.sessions import SessionInfo, authenticate
+
+log = logging.getLogger(__name__)
 
 
 def bearer_token() -> str | None:
@@ -17,8 +21,21 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
-def has_credentials() -> bool:
-    return "Authorization" in request.headers
+def require_wallet(wallet: str) -> None:
+    """The session must be ``wallet``'s, unless the unsafe legacy switch is on.
+
+    With ``LEGACY_UNAUTHENTICATED_REGISTER`` a request without credentials
+    acts for any wallet, as on the public EPNS nodes; one that sends a
+    bearer token is still held to it.
+    """
+    legacy = current_app.config["SETTINGS"].api.legacy_register
+    if legacy and "Authorization" not in request.headers:
+        log.warning("UNAUTHENTICATED legacy register for %s", wallet)
+        return
+    session = current_session()
+    if session.wallet != wallet:
+        log.warning("session of %s tried to act for %s", session.wallet, wallet)
+        raise Forbidden("wallet_mismatch", "the body's wallet is not the session's")
 
 
 def current_session() -> SessionInfo:

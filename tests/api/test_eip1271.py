@@ -97,3 +97,13 @@ def test_dead_rpc_node_answers_503_not_500(make_app, contract_wallet):
 
     assert answer.status_code == 503
     assert answer.get_json()["error"] == "rpc_unavailable"
+
+
+def test_checked_in_artifact_matches_the_source():
+    from devstack.solidity import CONTRACTS, compile_sources
+
+    source = (CONTRACTS / "Eip1271Wallet.sol").read_text()
+
+    built = compile_sources({"Eip1271Wallet.sol": source})["Eip1271Wallet"]
+
+    assert built == load_artifact("Eip1271Wallet")

@@ -333,3 +333,23 @@ def test_legacy_switch_accepts_the_unauthenticated_call(make_app, alice):
 
     assert answer.status_code == 201
     assert DeviceToken.get().wallet == alice.address.lower()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 15000, b'{"message":' * 1400, b"\xff\xfe{", b'{"wallet": "\\ud800"}'],
+)
+@pytest.mark.parametrize("path", [REGISTER, "/apis/v1/auth/login"])
+def test_hostile_json_is_refused_without_a_server_error(client, alice_token, raw, path):
+    answer = client.post(
+        path,
+        data=raw,
+        headers={**bearer(alice_token), "Content-Type": "application/json"},
+    )
+
+    assert answer.status_code in (400, 422)
+    assert answer.get_json()["error"] in (
+        "invalid_json",
+        "invalid_body",
+        "unknown_field",
+    )

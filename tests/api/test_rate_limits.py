@@ -67,3 +67,18 @@ def test_limits_can_be_switched_off(make_app):
     ).test_client()
 
     assert {client.post("/apis/v1/auth/nonce").status_code for _ in range(3)} == {200}
+
+
+def test_malformed_writes_count_too(make_app, alice):
+    """Limits are checked before the body is parsed, so junk cannot flood."""
+    client = make_app(RATE_LIMIT_WRITE_IP="2/minute").test_client()
+    token = login(client, alice)
+
+    codes = [
+        client.post(
+            "/apis/v1/pushtokens/register", json={"junk": n}, headers=bearer(token)
+        ).status_code
+        for n in range(3)
+    ]
+
+    assert codes == [422, 422, 429]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from eth_account import Account
 
 from app.models import ApiSession, SignInNonce, utcnow
 from devstack.signin import sign
@@ -238,3 +240,25 @@ def test_logout_ends_the_session(client, alice):
 
     answer = client.get("/apis/v1/auth/session", headers=bearer(token))
     assert answer.get_json()["error"] == "invalid_session"
+
+
+def test_concurrent_sign_ins_all_succeed(app):
+    """Nonce sweeps and logins from many threads neither deadlock nor fail."""
+    accounts = [Account.create() for _ in range(8)]
+    barrier = threading.Barrier(len(accounts))
+    statuses: list[int] = []
+
+    def worker(account):
+        client = app.test_client()
+        barrier.wait()
+        body = signed_message(client, account)
+        statuses.append(client.post("/apis/v1/auth/login", json=body).status_code)
+
+    threads = [threading.Thread(target=worker, args=(a,)) for a in accounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * len(accounts)
+    assert ApiSession.select().count() == len(accounts)
