@@ -8,11 +8,14 @@ checks what the fake push services received.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
 import pytest
 
+from app.config import ROOT
 from devstack.background import start_stack
 
 pytestmark = pytest.mark.slow
@@ -60,3 +63,18 @@ def test_demo_pushes_arrive_at_the_fakes(stack):
         else:
             assert push["payload"]["android"]["priority"] == "high"
             assert push["payload"]["data"]["type"] == "PUSH_NOTIFICATION_CHANNEL"
+
+
+def test_readme_sign_in_example_works(stack):
+    """The Python example in the README runs as printed against a live API."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\nimport datetime")
+    code = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    code = code.replace('"http://localhost:5000"', repr(stack.urls["api"]))
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+
+    assert printed.getvalue().startswith("201 {")
+    assert "'result': 'created'" in printed.getvalue()
