@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from flask import Flask, request
 
+from app.api.docs_assets import ASSETS_URL
+from app.api.docs_assets import blp as docs_assets
 from app.config import Settings, load_settings
 from app.db import database, init_database
 
@@ -38,7 +40,7 @@ def create_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
         MAX_CONTENT_LENGTH=16 * 1024,
         SETTINGS=settings,
     )
@@ -56,6 +58,7 @@ def create_app(
     api = ErrorApi(app, spec_kwargs={"info": {"description": description}})
     install_error_handlers(app)
     register_blueprints(api)
+    app.register_blueprint(docs_assets)
 
     from app.api.instrument import count_requests
     from app.cli import register_cli

@@ -83,3 +83,14 @@ def test_fuzzed_requests_never_get_a_server_error(app, mode):
         )
 
     check()
+
+
+def test_interactive_docs_load_their_assets_from_the_app(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert b"/docs/assets/swagger-ui-bundle.js" in page.data
+
+    script = client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert len(script.data) > 100_000
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
