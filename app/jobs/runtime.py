@@ -11,6 +11,7 @@ a cool-down, while every other app and platform keeps sending.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -31,7 +32,15 @@ _lock = threading.Lock()
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
     """Run ``coro`` on the shared loop and return its result."""
-    future = asyncio.run_coroutine_threadsafe(coro, _shared_loop())
+    return wait(submit(coro), timeout)
+
+
+def submit(coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+    return asyncio.run_coroutine_threadsafe(coro, _shared_loop())
+
+
+def wait(future: concurrent.futures.Future, timeout: float | None = None) -> Any:
+    """The result of a submitted coroutine; cancelled if we stop waiting."""
     try:
         return future.result(timeout)
     except BaseException:

@@ -99,6 +99,8 @@ class _Connection(asyncio.Protocol):
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams
             },
         )
+        encode = self.h2.encoder.encode
+        self.h2.encoder.encode = lambda headers, huffman=True: encode(headers, False)
         self.h2.initiate_connection()
         # Like the real services, allow far more than the 64 KiB default in
         # flight, so a client may open hundreds of streams at once.
