@@ -21,7 +21,9 @@ import h2.events
 
 class _Client(asyncio.Protocol):
     def __init__(self, streams: int) -> None:
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True)
+        )
         encode = self.conn.encoder.encode
         self.conn.encoder.encode = lambda headers, huffman=True: encode(headers, False)
         self.free = asyncio.Semaphore(streams)

@@ -23,6 +23,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from rq.job import Job
+
 from app.config import ROOT
 from app.db import database, init_database
 from app.jobs.apns import SharedJwt
@@ -34,7 +36,6 @@ from bench.bare_h2 import send_all
 from devstack.push_credentials import DEV_TEAM_ID, DEV_TOPIC, make_dev_credentials
 from devstack.services import free_port, start_valkey, stop
 from migrations import upgrade
-from rq.job import Job
 
 CHAIN = 1
 IDENTITY = b'2+{"notification":{"title":"Bench","body":"A push"},"data":{"type":"1"}}'
@@ -73,8 +74,9 @@ def main() -> None:
         if not args.no_broadcast:
             seconds, peaks = _broadcast(args.subscribers, args.devices, env, redis)
             print(
-                f"broadcast  : {args.devices} devices of {args.subscribers} subscribers "
-                f"in {seconds:.1f} s with 2 workers ({args.devices / seconds:.0f}/s), "
+                f"broadcast  : {args.devices} devices of {args.subscribers} "
+                f"subscribers in {seconds:.1f} s with 2 workers "
+                f"({args.devices / seconds:.0f}/s), "
                 f"peak RSS {', '.join(f'{p:.0f}' for p in peaks)} MB"
             )
     finally:
@@ -88,8 +90,17 @@ def _start_fakes(work: Path, procs: list) -> dict[str, str]:
     procs.append(_spawn([python, "-m", "tests.fakes.fcm", "--port", str(fcm_port)]))
     procs.append(
         _spawn(
-            [python, "-m", "tests.fakes.apns", "--port", str(apns_port)]
-            + ["--control-port", str(control), "--cert-dir", str(work / "cert")]
+            [
+                python,
+                "-m",
+                "tests.fakes.apns",
+                "--port",
+                str(apns_port),
+                "--control-port",
+                str(control),
+                "--cert-dir",
+                str(work / "cert"),
+            ]
         )
     )
     for port in (fcm_port, control):
@@ -234,7 +245,14 @@ def _bare_client(pushes: int, env: dict[str, str]) -> float:
     }
     tokens = [f"bare{i:060x}" for i in range(pushes)]
     seconds, ok = asyncio.run(
-        send_all("127.0.0.1", int(env["APNS_PORT"]), env["APNS_CA_FILE"], tokens, headers, body)
+        send_all(
+            "127.0.0.1",
+            int(env["APNS_PORT"]),
+            env["APNS_CA_FILE"],
+            tokens,
+            headers,
+            body,
+        )
     )
     if ok != pushes:
         raise SystemExit(f"bare client: {ok} of {pushes} answered 200")

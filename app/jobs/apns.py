@@ -20,15 +20,15 @@ from functools import partial
 import h2.events
 import h2.exceptions
 import jwt
-from h2.settings import SettingCodes
 from aioapns.common import NotificationRequest, PushType
 from aioapns.connection import (
     APNsKeyConnectionPool,
-    ChannelPool,
     APNsTLSClientProtocol,
     AuthorizationHeaderProvider,
+    ChannelPool,
 )
 from aioapns.exceptions import ConnectionClosed, ConnectionError, MaxAttemptsExceeded
+from h2.settings import SettingCodes
 
 from app.addresses import short
 from app.jobs.fcm import CredentialError
@@ -113,7 +113,9 @@ class _Protocol(APNsTLSClientProtocol):
     def on_remote_settings_changed(self, changed_settings) -> None:
         for setting in changed_settings.values():
             if setting.setting == SettingCodes.MAX_CONCURRENT_STREAMS:
-                self.free_channels.bound = min(setting.new_value, STREAMS_PER_CONNECTION)
+                self.free_channels.bound = min(
+                    setting.new_value, STREAMS_PER_CONNECTION
+                )
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = time.monotonic()

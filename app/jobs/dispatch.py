@@ -184,7 +184,9 @@ def _reschedule(notification_id: int, first_id: int, last_id: int, delay: float)
         notification_id,
         first_id,
         last_id,
-        description=f"retry pushes of notification {notification_id} ({first_id}-{last_id})",
+        description=(
+            f"retry pushes of notification {notification_id} ({first_id}-{last_id})"
+        ),
         job_timeout=BATCH_TIMEOUT,
     )
     log.info(

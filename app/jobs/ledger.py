@@ -49,7 +49,15 @@ def claim(notification_id: int, devices: Sequence[Device]) -> None:
     cursor = database.cursor()
     for start in range(0, len(devices), 5000):
         rows = [
-            (notification_id, d.token, d.platform, d.app_id, DeliveryStatus.CLAIMED.value, 0, now)
+            (
+                notification_id,
+                d.token,
+                d.platform,
+                d.app_id,
+                DeliveryStatus.CLAIMED.value,
+                0,
+                now,
+            )
             for d in devices[start : start + 5000]
         ]
         cursor.executemany(sql, rows)

@@ -79,6 +79,7 @@ class Senders:
         self.config = config
         self._senders: dict[tuple[str, str], FcmSender | ApnsSender] = {}
         self._disabled: dict[tuple[str, str], tuple[float, str]] = {}
+        self._closing: set[asyncio.Task] = set()
 
     def get(self, app_id: str, service: str) -> FcmSender | ApnsSender:
         """Must be called on the shared loop (the clients bind to it)."""
@@ -107,7 +108,10 @@ class Senders:
         self._disabled[(app_id, service)] = (time.monotonic() + DISABLE_FOR, why)
         sender = self._senders.pop((app_id, service), None)
         if sender is not None:
-            asyncio.ensure_future(sender.close())
+            # Called on the shared loop: close in the background, keep a handle.
+            task = asyncio.get_running_loop().create_task(sender.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         for sender in self._senders.values():

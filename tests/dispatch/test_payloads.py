@@ -99,7 +99,11 @@ def _corrected(text: str) -> str:
         ({"notification": {"title": {}}, "data": {"type": "1"}}, "not text"),
         ({"notification": {}, "data": {"type": "4"}}, "without recipients"),
         (
-            {"notification": {}, "data": {"type": "4"}, "recipients": ",".join(["0x1"] * 1001)},
+            {
+                "notification": {},
+                "data": {"type": "4"},
+                "recipients": ",".join(["0x1"] * 1001),
+            },
             "over 1000",
         ),
     ],

@@ -53,7 +53,10 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 def delivered_count(notification_id: int) -> int:
     return (
         Delivery.select()
-        .where((Delivery.notification == notification_id) & (Delivery.status == "delivered"))
+        .where(
+            (Delivery.notification == notification_id)
+            & (Delivery.status == "delivered")
+        )
         .count()
     )
 
@@ -68,22 +71,30 @@ def setup_audience(n: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_killed_worker_batch_finished_without_repeating_delivered(worker, fakes, redis, settings):
+def test_killed_worker_batch_finished_without_repeating_delivered(
+    worker, fakes, redis, settings
+):
     tokens = setup_audience(3000)
     # The second window of 1,000 hangs on one token, so the worker is
     # killed with window one recorded and window two in flight.
     fakes.apns.script.add(tokens[1500], [{"kind": "slow", "delay": 120}])
     n = h.notify(h.direct("1"))
     enqueue_notification(redis, n.id)
-    proc = start_worker(worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications")
+    proc = start_worker(
+        worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications"
+    )
     try:
         wait_for(lambda: delivered_count(n.id) == 1000 and fakes.apns.count >= 2000)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        print(delivered_count(n.id), fakes.apns.count, proc.stderr.read().decode()[-3000:])
+        print(
+            delivered_count(n.id), fakes.apns.count, proc.stderr.read().decode()[-3000:]
+        )
     before = Counter(r["token"] for r in fakes.apns.received)
-    recorded = {d.token for d in Delivery.select().where(Delivery.status == "delivered")}
+    recorded = {
+        d.token for d in Delivery.select().where(Delivery.status == "delivered")
+    }
 
     dispatch_notification(n.id)  # the job retried elsewhere
 

@@ -100,9 +100,9 @@ class FakeApns(FakeService):
             return _reason("MissingProviderToken")
         provider_token = auth[len("bearer ") :]
         state = request.connection
-        if provider_token == state.get("token") and not state.get("refused"):
-            if time.time() - state["issued"] <= TOKEN_MAX_AGE:
-                return None
+        same = provider_token == state.get("token") and not state.get("refused")
+        if same and time.time() - state["issued"] <= TOKEN_MAX_AGE:
+            return None
         try:
             claims = jwt.decode(provider_token, options={"verify_signature": False})
             issued = float(claims["iat"])

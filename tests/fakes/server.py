@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import h2.config
-import h2.errors
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -181,7 +181,7 @@ class _Connection(asyncio.Protocol):
             if head_end < 0:
                 return
             lines = self.buffer[:head_end].decode("latin-1").split("\r\n")
-            method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+            method, path, _ = [*lines[0].split(" "), "", ""][:3]
             headers = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
