@@ -37,6 +37,7 @@ from app.jobs.outcomes import Outcome, classify_apns, transport_failure
 log = logging.getLogger(__name__)
 
 STREAMS_PER_CONNECTION = 100
+HPACK_TABLE = 1024
 JWT_RENEW_AFTER = 40 * 60
 JWT_MIN_AGE = 20 * 60
 
@@ -91,6 +92,9 @@ class _Protocol(APNsTLSClientProtocol):
         self._flush_pending = False
         encode = self.conn.encoder.encode
         self.conn.encoder.encode = partial(_plain_encode, encode)
+        # Tokens and ids never repeat: a small table keeps hpack's linear
+        # search short while the fixed headers still get indexed.
+        self.conn.encoder.header_table_size = HPACK_TABLE
 
     def connection_made(self, transport) -> None:
         self.last_activity = time.monotonic()
@@ -229,10 +233,8 @@ class ApnsSender:
             push_type=PushType.ALERT,
         )
         try:
-            async with self._semaphore:
-                result = await asyncio.wait_for(
-                    self._pool.send_notification(request), self.timeout
-                )
+            async with self._semaphore, asyncio.timeout(self.timeout):
+                result = await self._pool.send_notification(request)
         except TimeoutError:
             self._close_silent_connections()
             return transport_failure("timeout")
