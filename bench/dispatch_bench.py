@@ -30,7 +30,7 @@ from app.db import database, init_database
 from app.jobs.apns import SharedJwt
 from app.jobs.messages import ChannelInfo, apns_payload, collapse_id
 from app.jobs.payload import Payload
-from app.models import ALL_MODELS, Channel, Notification
+from app.models import ALL_MODELS, Channel, Delivery, Notification
 from app.queue import connect_redis, enqueue_notification, notification_job_id
 from bench.bare_h2 import send_all
 from devstack.push_credentials import DEV_TEAM_ID, DEV_TOPIC, make_dev_credentials
@@ -182,10 +182,16 @@ def _notify(channel: str) -> int:
     ).id
 
 
-def _workers(env: dict[str, str], count: int) -> tuple[list[subprocess.Popen], list]:
+def _workers(
+    env: dict[str, str], count: int, burst: bool = True
+) -> tuple[list[subprocess.Popen], list]:
     procs = [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "rq_worker.py"), "--burst"],
+            [
+                sys.executable,
+                str(ROOT / "rq_worker.py"),
+                *(["--burst"] if burst else []),
+            ],
             cwd=ROOT,
             env={**os.environ, **env},
         )
@@ -259,17 +265,38 @@ def _bare_client(pushes: int, env: dict[str, str]) -> float:
     return pushes / seconds
 
 
+def _wait_final(notification_id: int, devices: int, timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = (
+            Delivery.select()
+            .where(
+                (Delivery.notification == notification_id)
+                & Delivery.status.not_in(("claimed", "retry"))
+            )
+            .count()
+        )
+        if done >= devices:
+            return
+        time.sleep(0.25)
+    raise SystemExit(f"broadcast not finished in {timeout:.0f} s")
+
+
 def _broadcast(subscribers: int, devices: int, env, redis) -> tuple[float, list]:
     channel = "0x" + "b2" * 20
     ios = min(devices, subscribers)
     _seed(channel, subscribers, ios, devices - ios)
     notification_id = _notify(channel)
+    # Not burst workers: a burst worker would quit before the batches exist.
+    procs, (watcher, peaks) = _workers(env, 2, burst=False)
+    time.sleep(3)  # both workers up before the clock starts
     start = time.perf_counter()
     enqueue_notification(redis, notification_id)
-    procs, (watcher, peaks) = _workers(env, 2)
-    for proc in procs:
-        proc.wait()
+    _wait_final(notification_id, devices)
     elapsed = time.perf_counter() - start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(30)
     watcher.join()
     delivered = json.loads(
         urllib.request.urlopen(
