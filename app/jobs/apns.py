@@ -12,6 +12,7 @@ connection silent past the deadline is closed so the pool opens a fresh one.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 import time
@@ -20,7 +21,7 @@ from functools import partial
 import h2.events
 import h2.exceptions
 import jwt
-from aioapns.common import NotificationRequest, PushType
+from aioapns.common import NotificationRequest, NotificationResult, PushType
 from aioapns.connection import (
     APNsKeyConnectionPool,
     APNsTLSClientProtocol,
@@ -151,6 +152,39 @@ class _Protocol(APNsTLSClientProtocol):
             self._fail_stream(event.stream_id)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.on_connection_terminated(event)
+
+    def on_response_received(self, headers: dict[bytes, bytes]) -> None:
+        # As aioapns, but a request whose deadline passed is done already:
+        # setting its result would raise and lose the rest of the frame.
+        request_id = headers.get(b"apns-id", b"").decode()
+        status = headers.get(b":status", b"").decode()
+        if status != "200":
+            self.request_statuses[request_id] = status
+            return
+        self._complete(request_id, NotificationResult(request_id, status))
+
+    def on_data_received(self, raw: bytes, stream_id: int) -> None:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        request_id = self.request_streams.pop(stream_id, None)
+        if request_id is None:
+            return
+        status = self.request_statuses.pop(request_id, "")
+        result = NotificationResult(
+            request_id,
+            status,
+            description=body.get("reason"),
+            timestamp=body.get("timestamp"),
+        )
+        self._complete(request_id, result)
+
+    def _complete(self, request_id: str, result: NotificationResult) -> None:
+        future = self.requests.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_result(result)
 
     def _fail_stream(self, stream_id: int) -> None:
         request_id = self.request_streams.pop(stream_id, None)

@@ -92,7 +92,7 @@ def test_killed_worker_batch_finished_without_repeating_delivered(
 ):
     tokens = setup_audience(3000)
     # The second window of 1,000 hangs on one token, so the worker is
-    # killed with window one recorded and window two in flight.
+    # killed with window one recorded and windows two and three in flight.
     fakes.apns.script.add(tokens[1500], [{"kind": "slow", "delay": 120}])
     n = h.notify(h.direct("1"))
     enqueue_notification(redis, n.id)
@@ -119,8 +119,9 @@ def test_killed_worker_batch_finished_without_repeating_delivered(
     assert all(sends[t] == 1 for t in recorded), "a recorded delivery was resent"
     assert set(sends) == set(tokens)
     twice = {t for t, count in sends.items() if count > 1}
-    # Only the window in flight at the crash can repeat, under one collapse id.
-    assert twice <= set(tokens[1000:2000]) - recorded
+    # Only the two windows in flight at the crash can repeat, under one
+    # collapse id.
+    assert twice <= set(tokens[1000:3000]) - recorded
     assert {t for t in before if before[t] > 1} == set()
     collapse = {r["collapse_id"] for r in fakes.apns.received}
     assert collapse == {f"epns-{n.id}"}
