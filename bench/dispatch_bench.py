@@ -278,7 +278,7 @@ def _wait_final(notification_id: int, devices: int, timeout: float = 900) -> Non
         )
         if done >= devices:
             return
-        time.sleep(0.25)
+        time.sleep(1.0)
     raise SystemExit(f"broadcast not finished in {timeout:.0f} s")
 
 

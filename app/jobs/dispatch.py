@@ -106,7 +106,7 @@ def _prepare(notification: Notification) -> int:
     else:
         devices = devices_of(audience_wallets(notification, payload))
     with database.atomic():
-        ledger.claim(notification.id, devices)
+        claimed = ledger.claim(notification.id, devices)
         Notification.update(
             status=NotificationStatus.DISPATCHED,
             payload=payload.to_json(),
@@ -117,12 +117,12 @@ def _prepare(notification: Notification) -> int:
         "notification %s from %s: %d devices claimed",
         notification.id,
         channel.address,
-        len(devices),
+        claimed,
     )
     notification.status = NotificationStatus.DISPATCHED
     notification.payload = payload.to_json()
     metrics.NOTIFICATIONS.labels(status="dispatched").inc()
-    return len(devices)
+    return claimed
 
 
 def _chain_cutover(chain_id: int, state) -> int:

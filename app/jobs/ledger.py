@@ -9,6 +9,7 @@ the services use to show it once.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 500
 OPEN = (DeliveryStatus.CLAIMED, DeliveryStatus.RETRY)
+_CLAIMED = DeliveryStatus.CLAIMED.value
 _STATUS = {
     Kind.DELIVERED: DeliveryStatus.DELIVERED,
     Kind.DEAD: DeliveryStatus.DEAD,
@@ -32,7 +34,7 @@ _STATUS = {
 }
 
 
-def claim(notification_id: int, devices: Sequence[Device]) -> None:
+def claim(notification_id: int, devices: Iterable[Device]) -> int:
     """Create the ledger rows; rows that already exist are left as they are.
 
     Plain ``executemany``: building 150,000 rows through the query builder
@@ -47,20 +49,16 @@ def claim(notification_id: int, devices: Sequence[Device]) -> None:
     )
     now = utcnow()
     cursor = database.cursor()
-    for start in range(0, len(devices), 5000):
+    claimed = 0
+    devices = iter(devices)
+    while chunk := list(itertools.islice(devices, 5000)):
         rows = [
-            (
-                notification_id,
-                d.token,
-                d.platform,
-                d.app_id,
-                DeliveryStatus.CLAIMED.value,
-                0,
-                now,
-            )
-            for d in devices[start : start + 5000]
+            (notification_id, d.token, d.platform, d.app_id, _CLAIMED, 0, now)
+            for d in chunk
         ]
         cursor.executemany(sql, rows)
+        claimed += len(rows)
+    return claimed
 
 
 def open_ranges(notification_id: int, size: int) -> list[tuple[int, int]]:
