@@ -17,6 +17,7 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 
 from app import metrics
+from app.config import ConfigError
 from app.db import database
 from app.jobs import ledger
 from app.jobs.audience import (
@@ -128,7 +129,8 @@ def _prepare(notification: Notification) -> int:
 def _chain_cutover(chain_id: int, state) -> int:
     try:
         chains = state.settings.chains()
-    except Exception:  # no chain configuration: every identity is current
+    except ConfigError as exc:
+        log.debug("no chain configuration (%s): identities read as current", exc)
         return 0
     return next((c.identity_cutover_block for c in chains if c.chain_id == chain_id), 0)
 
