@@ -10,7 +10,7 @@ only ever narrow its audience, never widen it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from app.addresses import InvalidAddress, normalize_address
@@ -100,8 +100,12 @@ def devices_of(wallets: Iterable[str]) -> list[Device]:
     return found
 
 
-def broadcast_devices(chain_id: int, channel: str) -> list[Device]:
-    """Every device of every active subscriber, in one join."""
+def broadcast_devices(chain_id: int, channel: str) -> Iterator[Device]:
+    """Every device of every active subscriber, in one join, streamed.
+
+    A broadcast may reach 100,000s of devices: they go to the ledger in
+    chunks instead of sitting in the worker's memory all at once.
+    """
     query = (
         DeviceToken.select(DeviceToken.token, DeviceToken.platform, DeviceToken.app_id)
         .join(Subscription, on=(Subscription.subscriber == DeviceToken.wallet))
@@ -112,7 +116,7 @@ def broadcast_devices(chain_id: int, channel: str) -> list[Device]:
         )
         .tuples()
     )
-    return [Device(*row) for row in query]
+    return (Device(*row) for row in query.iterator())
 
 
 def _effective_state(channel: Channel) -> str:

@@ -17,6 +17,7 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 
 from app import metrics
+from app.config import ConfigError
 from app.db import database
 from app.jobs import ledger
 from app.jobs.audience import (
@@ -106,7 +107,7 @@ def _prepare(notification: Notification) -> int:
     else:
         devices = devices_of(audience_wallets(notification, payload))
     with database.atomic():
-        ledger.claim(notification.id, devices)
+        claimed = ledger.claim(notification.id, devices)
         Notification.update(
             status=NotificationStatus.DISPATCHED,
             payload=payload.to_json(),
@@ -117,18 +118,19 @@ def _prepare(notification: Notification) -> int:
         "notification %s from %s: %d devices claimed",
         notification.id,
         channel.address,
-        len(devices),
+        claimed,
     )
     notification.status = NotificationStatus.DISPATCHED
     notification.payload = payload.to_json()
     metrics.NOTIFICATIONS.labels(status="dispatched").inc()
-    return len(devices)
+    return claimed
 
 
 def _chain_cutover(chain_id: int, state) -> int:
     try:
         chains = state.settings.chains()
-    except Exception:  # no chain configuration: every identity is current
+    except ConfigError as exc:
+        log.debug("no chain configuration (%s): identities read as current", exc)
         return 0
     return next((c.identity_cutover_block for c in chains if c.chain_id == chain_id), 0)
 
@@ -184,7 +186,9 @@ def _reschedule(notification_id: int, first_id: int, last_id: int, delay: float)
         notification_id,
         first_id,
         last_id,
-        description=f"retry pushes of notification {notification_id} ({first_id}-{last_id})",
+        description=(
+            f"retry pushes of notification {notification_id} ({first_id}-{last_id})"
+        ),
         job_timeout=BATCH_TIMEOUT,
     )
     log.info(

@@ -9,12 +9,13 @@ the services use to show it once.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from app.addresses import short
-from app.db import database
+from app.db import database, is_mysql
 from app.jobs.audience import Device
 from app.jobs.outcomes import Kind, Outcome
 from app.models import Delivery, DeliveryStatus, DeviceToken, RemovedToken, utcnow
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 500
 OPEN = (DeliveryStatus.CLAIMED, DeliveryStatus.RETRY)
+_CLAIMED = DeliveryStatus.CLAIMED.value
 _STATUS = {
     Kind.DELIVERED: DeliveryStatus.DELIVERED,
     Kind.DEAD: DeliveryStatus.DEAD,
@@ -32,21 +34,31 @@ _STATUS = {
 }
 
 
-def claim(notification_id: int, devices: Sequence[Device]) -> None:
-    """Create the ledger rows; rows that already exist are left as they are."""
+def claim(notification_id: int, devices: Iterable[Device]) -> int:
+    """Create the ledger rows; rows that already exist are left as they are.
+
+    Plain ``executemany``: building 150,000 rows through the query builder
+    took longer than sending them.
+    """
+    ignore = "INSERT IGNORE" if is_mysql() else "INSERT OR IGNORE"
+    param = database.param
+    sql = (
+        f"{ignore} INTO delivery "
+        "(notification_id, token, platform, app_id, status, attempts, updated_at) "
+        f"VALUES ({', '.join([param] * 7)})"
+    )
     now = utcnow()
-    for start in range(0, len(devices), _CHUNK):
+    cursor = database.cursor()
+    claimed = 0
+    devices = iter(devices)
+    while chunk := list(itertools.islice(devices, 5000)):
         rows = [
-            {
-                "notification": notification_id,
-                "token": d.token,
-                "platform": d.platform,
-                "app_id": d.app_id,
-                "updated_at": now,
-            }
-            for d in devices[start : start + _CHUNK]
+            (notification_id, d.token, d.platform, d.app_id, _CLAIMED, 0, now)
+            for d in chunk
         ]
-        Delivery.insert_many(rows).on_conflict_ignore().execute()
+        cursor.executemany(sql, rows)
+        claimed += len(rows)
+    return claimed
 
 
 def open_ranges(notification_id: int, size: int) -> list[tuple[int, int]]:

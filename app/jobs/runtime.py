@@ -11,6 +11,7 @@ a cool-down, while every other app and platform keeps sending.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -31,7 +32,15 @@ _lock = threading.Lock()
 
 def run(coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
     """Run ``coro`` on the shared loop and return its result."""
-    future = asyncio.run_coroutine_threadsafe(coro, _shared_loop())
+    return wait(submit(coro), timeout)
+
+
+def submit(coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future:
+    return asyncio.run_coroutine_threadsafe(coro, _shared_loop())
+
+
+def wait(future: concurrent.futures.Future, timeout: float | None = None) -> Any:
+    """The result of a submitted coroutine; cancelled if we stop waiting."""
     try:
         return future.result(timeout)
     except BaseException:
@@ -70,6 +79,7 @@ class Senders:
         self.config = config
         self._senders: dict[tuple[str, str], FcmSender | ApnsSender] = {}
         self._disabled: dict[tuple[str, str], tuple[float, str]] = {}
+        self._closing: set[asyncio.Task] = set()
 
     def get(self, app_id: str, service: str) -> FcmSender | ApnsSender:
         """Must be called on the shared loop (the clients bind to it)."""
@@ -98,7 +108,10 @@ class Senders:
         self._disabled[(app_id, service)] = (time.monotonic() + DISABLE_FOR, why)
         sender = self._senders.pop((app_id, service), None)
         if sender is not None:
-            asyncio.ensure_future(sender.close())
+            # Called on the shared loop: close in the background, keep a handle.
+            task = asyncio.get_running_loop().create_task(sender.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         for sender in self._senders.values():

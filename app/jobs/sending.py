@@ -76,9 +76,7 @@ def send_rows(
     pending = list(rows)
     while pending:
         retry: list[tuple[Delivery, Outcome]] = []
-        for start in range(0, len(pending), WINDOW):
-            window = pending[start : start + WINDOW]
-            results = _send_window(window, messages, senders, config, renewed)
+        for results in _windows(pending, messages, senders, config, renewed):
             results = [_final(row, outcome, config) for row, outcome in results]
             ledger.record(notification_id, results)
             tally.add([outcome for _, outcome in results])
@@ -117,10 +115,23 @@ def _final(row: Delivery, outcome: Outcome, config: DispatchConfig):
     return row, outcome
 
 
-def _send_window(window, messages, senders, config, renewed):
-    ledger.start_attempt(window)
+def _windows(pending, messages, senders, config, renewed):
+    """Yield each window's results while the next window is already sending.
+
+    Writing one window's outcomes overlaps the network time of the next, so
+    at most two windows are unrecorded when a worker dies.
+    """
     timeout = config.send_timeout * 3 + 30
-    return runtime.run(_send_all(window, messages, senders, renewed), timeout)
+    in_flight = None
+    for start in range(0, len(pending), WINDOW):
+        window = pending[start : start + WINDOW]
+        ledger.start_attempt(window)
+        future = runtime.submit(_send_all(window, messages, senders, renewed))
+        if in_flight is not None:
+            yield runtime.wait(in_flight, timeout)
+        in_flight = future
+    if in_flight is not None:
+        yield runtime.wait(in_flight, timeout)
 
 
 async def _send_all(

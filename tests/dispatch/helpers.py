@@ -45,8 +45,13 @@ def add_delegate(delegate: str, channel: str = CHANNEL) -> None:
     Delegate.create(chain_id=CHAIN, channel=channel, delegate=delegate)
 
 
-def direct(ntype: str = "1", title: str = "Hello", body: str = "World", **data) -> bytes:
-    doc = {"notification": {"title": title, "body": body}, "data": {"type": ntype, **data}}
+def direct(
+    ntype: str = "1", title: str = "Hello", body: str = "World", **data
+) -> bytes:
+    doc = {
+        "notification": {"title": title, "body": body},
+        "data": {"type": ntype, **data},
+    }
     recipients = data.pop("recipients", None)
     if recipients is not None:
         doc["data"].pop("recipients")

@@ -129,7 +129,9 @@ def test_apns_dead_token_answers_delete_it(worker, fakes, reason):
     assert DeviceToken.select().count() == 0
 
 
-@pytest.mark.parametrize("reason", ["PayloadEmpty", "BadCollapseId", "PayloadTooLarge", "BadTopic"])
+@pytest.mark.parametrize(
+    "reason", ["PayloadEmpty", "BadCollapseId", "PayloadTooLarge", "BadTopic"]
+)
 def test_apns_payload_errors_fail_and_keep_the_token(worker, fakes, reason):
     n = one_device("ios")
     fakes.apns.script.add(TOKEN, [{"kind": reason}])

@@ -98,7 +98,10 @@ def test_unknown_channel_is_refused(worker, fakes):
 def test_spoofed_sender_is_refused_and_delegate_accepted(three_subscribers, fakes):
     spoofed = h.notify(h.direct("1"), sender=OUTSIDER)
     assert dispatch_notification(spoofed.id)["outcome"] == "skipped"
-    assert "neither the channel nor a delegate" in Notification.get_by_id(spoofed.id).reason
+    assert (
+        "neither the channel nor a delegate"
+        in Notification.get_by_id(spoofed.id).reason
+    )
 
     h.add_delegate(h.wallet(50))
     by_delegate = h.notify(h.direct("1"), sender=h.wallet(50))
@@ -113,9 +116,14 @@ def test_signature_path_broadcast_only_reaches_its_signer(three_subscribers, fak
 
 def test_two_logs_in_one_transaction_make_two_pushes(three_subscribers, fakes):
     """D7: same transaction, two log indexes, two users."""
-    first = h.notify(h.direct("3", title="one"), recipient=h.wallet(1), tx="0x" + "77" * 32)
+    first = h.notify(
+        h.direct("3", title="one"), recipient=h.wallet(1), tx="0x" + "77" * 32
+    )
     second = h.notify(
-        h.direct("3", title="two"), recipient=h.wallet(2), tx="0x" + "77" * 32, log_index=1
+        h.direct("3", title="two"),
+        recipient=h.wallet(2),
+        tx="0x" + "77" * 32,
+        log_index=1,
     )
     dispatch_notification(first.id)
     dispatch_notification(second.id)

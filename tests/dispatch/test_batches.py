@@ -83,7 +83,9 @@ def test_apns_collapse_id_is_set(worker, fakes):
     assert fakes.apns.received[0]["headers"]["apns-push-type"] == "alert"
 
 
-def test_broken_credential_disables_one_app_and_platform(db, redis, settings, fakes, tmp_path):
+def test_broken_credential_disables_one_app_and_platform(
+    db, redis, settings, fakes, tmp_path
+):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     apps = {

@@ -16,7 +16,9 @@ from app.jobs.messages import (
 from app.jobs.payload import Payload
 from tests.dispatch import helpers as h
 
-CHANNEL = ChannelInfo("0x" + "c1" * 20, "ENS", icon="data:image/png;base64," + "A" * 9000)
+CHANNEL = ChannelInfo(
+    "0x" + "c1" * 20, "ENS", icon="data:image/png;base64," + "A" * 9000
+)
 
 
 def test_alert_of_1400_euro_signs_fits_apns(worker, fakes):
@@ -47,7 +49,11 @@ def test_message_shapes():
     assert fcm["notification"] == {"title": "ENS - Filled", "body": "Your order"}
     assert fcm["data"]["type"] == "PUSH_NOTIFICATION_CHANNEL"
     details = json.loads(fcm["data"]["details"])
-    assert details["info"] == {"icon": None, "app": "ENS", "image": "https://img.example/x.png"}
+    assert details["info"] == {
+        "icon": None,
+        "app": "ENS",
+        "image": "https://img.example/x.png",
+    }
     assert fcm["android"]["priority"] == "high"
     assert fcm["android"]["collapse_key"] == "epns-42"
     assert fcm["android"]["notification"]["image"] == "https://img.example/x.png"

@@ -14,6 +14,7 @@ from app.jobs.ipfs import IpfsFetcher, Unavailable
 from app.jobs.payload import parse_payload
 from app.models import Notification
 from tests.dispatch import helpers as h
+from tests.dispatch.conftest import configure_worker
 
 SAMPLES = Path("/work/shared/epns/samples")
 
@@ -99,7 +100,11 @@ def _corrected(text: str) -> str:
         ({"notification": {"title": {}}, "data": {"type": "1"}}, "not text"),
         ({"notification": {}, "data": {"type": "4"}}, "without recipients"),
         (
-            {"notification": {}, "data": {"type": "4"}, "recipients": ",".join(["0x1"] * 1001)},
+            {
+                "notification": {},
+                "data": {"type": "4"},
+                "recipients": ",".join(["0x1"] * 1001),
+            },
             "over 1000",
         ),
     ],
@@ -156,3 +161,28 @@ def test_unavailable_ipfs_is_skipped_when_no_retry_left(worker, fakes):
     n = h.notify(b"1+" + cid.encode())
     assert dispatch_notification(n.id)["outcome"] == "skipped"
     assert "unavailable" in Notification.get_by_id(n.id).reason
+
+
+def test_legacy_identity_uses_the_chain_cutover(db, redis, settings, fakes):
+    """Before the chain's cut-over block, ``3+<CID>`` is IPFS, not a subgraph."""
+    chains = [
+        {
+            "chain_id": h.CHAIN,
+            "name": "local",
+            "rpc_urls": ["http://127.0.0.1:1"],
+            "comm_address": "0x" + "ee" * 20,
+            "identity_cutover_block": 1000,
+        }
+    ]
+    configure_worker(settings, fakes, CHAINS=json.dumps(chains))
+    h.make_channel()
+    h.subscribe([h.wallet(1)])
+    h.register(h.wallet(1), "a" * 64)
+    doc = {"notification": {"title": "Old", "body": "style"}, "data": {"type": "1"}}
+    cid = fakes.ipfs.add(json.dumps(doc).encode())
+
+    old = h.notify(f"1+{cid}".encode(), block=999)
+    assert dispatch_notification(old.id)["sent"] == 1
+    new = h.notify(f"3+{cid}".encode(), block=1000)
+    assert dispatch_notification(new.id)["outcome"] == "skipped"
+    assert fakes.apns.received[0]["title"] == "Test Channel - Old"

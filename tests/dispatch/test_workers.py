@@ -10,6 +10,7 @@ import time
 from collections import Counter
 
 import pytest
+from rq.job import Job
 
 from app.config import ROOT
 from app.jobs.dispatch import dispatch_notification
@@ -32,9 +33,14 @@ def worker_env(settings, fakes, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], *queues: str) -> subprocess.Popen:
+def start_worker(env: dict[str, str], *queues: str, burst: bool = True):
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "rq_worker.py"), "--burst", *queues],
+        [
+            sys.executable,
+            str(ROOT / "rq_worker.py"),
+            *(["--burst"] if burst else []),
+            *queues,
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -50,10 +56,23 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _batches(notification_id: int) -> list[tuple[int, int]]:
+    ids = [
+        d.id
+        for d in Delivery.select(Delivery.id)
+        .where(Delivery.notification == notification_id)
+        .order_by(Delivery.id)
+    ]
+    return [(ids[i], ids[min(i + 500, len(ids)) - 1]) for i in range(0, len(ids), 500)]
+
+
 def delivered_count(notification_id: int) -> int:
     return (
         Delivery.select()
-        .where((Delivery.notification == notification_id) & (Delivery.status == "delivered"))
+        .where(
+            (Delivery.notification == notification_id)
+            & (Delivery.status == "delivered")
+        )
         .count()
     )
 
@@ -68,22 +87,30 @@ def setup_audience(n: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_killed_worker_batch_finished_without_repeating_delivered(worker, fakes, redis, settings):
+def test_killed_worker_batch_finished_without_repeating_delivered(
+    worker, fakes, redis, settings
+):
     tokens = setup_audience(3000)
     # The second window of 1,000 hangs on one token, so the worker is
-    # killed with window one recorded and window two in flight.
+    # killed with window one recorded and windows two and three in flight.
     fakes.apns.script.add(tokens[1500], [{"kind": "slow", "delay": 120}])
     n = h.notify(h.direct("1"))
     enqueue_notification(redis, n.id)
-    proc = start_worker(worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications")
+    proc = start_worker(
+        worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications"
+    )
     try:
         wait_for(lambda: delivered_count(n.id) == 1000 and fakes.apns.count >= 2000)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        print(delivered_count(n.id), fakes.apns.count, proc.stderr.read().decode()[-3000:])
+        print(
+            delivered_count(n.id), fakes.apns.count, proc.stderr.read().decode()[-3000:]
+        )
     before = Counter(r["token"] for r in fakes.apns.received)
-    recorded = {d.token for d in Delivery.select().where(Delivery.status == "delivered")}
+    recorded = {
+        d.token for d in Delivery.select().where(Delivery.status == "delivered")
+    }
 
     dispatch_notification(n.id)  # the job retried elsewhere
 
@@ -92,8 +119,9 @@ def test_killed_worker_batch_finished_without_repeating_delivered(worker, fakes,
     assert all(sends[t] == 1 for t in recorded), "a recorded delivery was resent"
     assert set(sends) == set(tokens)
     twice = {t for t, count in sends.items() if count > 1}
-    # Only the window in flight at the crash can repeat, under one collapse id.
-    assert twice <= set(tokens[1000:2000]) - recorded
+    # Only the two windows in flight at the crash can repeat, under one
+    # collapse id.
+    assert twice <= set(tokens[1000:3000]) - recorded
     assert {t for t in before if before[t] > 1} == set()
     collapse = {r["collapse_id"] for r in fakes.apns.received}
     assert collapse == {f"epns-{n.id}"}
@@ -108,19 +136,28 @@ def test_big_audience_fans_out_to_two_workers(worker, fakes, redis, settings):
 
     first = start_worker(env, "notifications", "pushes")
     first.wait(120)
-    log = first.stderr.read().decode()
-    print(log[-6000:])
-    assert first.returncode == 0, log[-2000:]
+    assert first.returncode == 0, first.stderr.read().decode()[-2000:]
     assert delivered_count(n.id) == 2000
     assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
 
-    # Two workers on a second broadcast share its four batches.
+    # Two long-running workers share the four batches of a second broadcast
+    # (a burst worker could quit before the batches exist).
     fakes.reset()
+    workers = [
+        start_worker(env, "notifications", "pushes", burst=False) for _ in range(2)
+    ]
+    time.sleep(2)
     second = h.notify(h.direct("1", title="again"))
     enqueue_notification(redis, second.id)
-    workers = [start_worker(env, "notifications", "pushes") for _ in range(2)]
-    for proc in workers:
-        proc.wait(120)
-        assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
-    assert delivered_count(second.id) == 2000
+    try:
+        wait_for(lambda: delivered_count(second.id) == 2000)
+    finally:
+        for proc in workers:
+            proc.terminate()
+            proc.wait(30)
+    names = {
+        Job.fetch(f"push-{second.id}-{first}", connection=redis).worker_name
+        for first, _ in _batches(second.id)
+    }
+    assert len(names) == 2, names
     assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)

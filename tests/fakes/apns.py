@@ -67,7 +67,11 @@ class FakeApns(FakeService):
         reply = self._check(request) or self._scripted(token, request.connection)
         reply.headers.append(("apns-id", apns_id))
 
-        payload = request.json() if isinstance(request.json(), dict) else {}
+        if self.light:
+            self.record({"token": token, "status": reply.status})
+            return reply
+        payload = request.json()
+        payload = payload if isinstance(payload, dict) else {}
         alert = (payload.get("aps") or {}).get("alert") or {}
         alert = alert if isinstance(alert, dict) else {"body": str(alert)}
         self.record(
@@ -95,6 +99,10 @@ class FakeApns(FakeService):
         if not auth.startswith("bearer "):
             return _reason("MissingProviderToken")
         provider_token = auth[len("bearer ") :]
+        state = request.connection
+        same = provider_token == state.get("token") and not state.get("refused")
+        if same and time.time() - state["issued"] <= TOKEN_MAX_AGE:
+            return None
         try:
             claims = jwt.decode(provider_token, options={"verify_signature": False})
             issued = float(claims["iat"])
@@ -106,12 +114,13 @@ class FakeApns(FakeService):
             return _reason("ExpiredProviderToken")
 
         # A token change is allowed once the old token was refused.
-        state = request.connection
         if state.get("token") != provider_token:
             recent = time.time() - state.get("since", 0) < TOKEN_MIN_CHANGE
             if state.get("token") and recent and not state.get("refused"):
                 return _reason("TooManyProviderTokenUpdates")
-            state.update(token=provider_token, since=time.time(), refused=False)
+            state.update(
+                token=provider_token, since=time.time(), issued=issued, refused=False
+            )
             self.provider_tokens.add(provider_token)
         return None
 

@@ -99,9 +99,10 @@ class FakeService:
             self.count += 1
             self.received.append({"token": item["token"]} if self.light else item)
         if not self.quiet:
+            title, body = item.get("title"), (item.get("body") or "")[:60]
             print(
-                f"{self.name} push …{item['token'][-6:]} "
-                f"{item.get('title')!r} {item.get('body', '')[:60]!r} -> {item['status']}",
+                f"{self.name} push …{item['token'][-6:]} {title!r} {body!r} "
+                f"-> {item['status']}",
                 flush=True,
             )
 

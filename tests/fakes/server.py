@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import h2.config
-import h2.errors
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -99,6 +99,8 @@ class _Connection(asyncio.Protocol):
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams
             },
         )
+        encode = self.h2.encoder.encode
+        self.h2.encoder.encode = lambda headers, huffman=True: encode(headers, False)
         self.h2.initiate_connection()
         # Like the real services, allow far more than the 64 KiB default in
         # flight, so a client may open hundreds of streams at once.
@@ -179,7 +181,7 @@ class _Connection(asyncio.Protocol):
             if head_end < 0:
                 return
             lines = self.buffer[:head_end].decode("latin-1").split("\r\n")
-            method, path, _ = (lines[0].split(" ") + ["", ""])[:3]
+            method, path, _ = [*lines[0].split(" "), "", ""][:3]
             headers = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")

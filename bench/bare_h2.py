@@ -1,0 +1,111 @@
+"""A bare HTTP/2 client: the ceiling our APNs sender is measured against.
+
+It sends exactly the requests our sender sends (same headers, same body,
+same connection and stream limits) with nothing around them: no ledger, no
+retries, no classification. Whatever it reaches is what Python, h2 and the
+fake allow on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+import uuid
+
+import h2.config
+import h2.connection
+import h2.events
+
+
+class _Client(asyncio.Protocol):
+    def __init__(self, streams: int) -> None:
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True)
+        )
+        encode = self.conn.encoder.encode
+        self.conn.encoder.encode = lambda headers, huffman=True: encode(headers, False)
+        self.free = asyncio.Semaphore(streams)
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.status: dict[int, int] = {}
+        self.pending = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.conn.initiate_connection()
+        self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            self.pending = True
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        self.pending = False
+        self.transport.write(self.conn.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                self.status[event.stream_id] = int(dict(event.headers)[b":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                self.conn.acknowledge_received_data(
+                    event.flow_controlled_length, event.stream_id
+                )
+            elif isinstance(event, h2.events.StreamEnded):
+                future = self.waiting.pop(event.stream_id, None)
+                if future and not future.done():
+                    future.set_result(self.status.pop(event.stream_id, 0))
+        self.flush()
+
+    async def post(self, headers: list[tuple[str, str]], body: bytes) -> int:
+        async with self.free:
+            stream_id = self.conn.get_next_available_stream_id()
+            self.conn.send_headers(stream_id, headers)
+            self.conn.send_data(stream_id, body, end_stream=True)
+            future = asyncio.get_running_loop().create_future()
+            self.waiting[stream_id] = future
+            self.flush()
+            return await future
+
+
+async def send_all(
+    host: str,
+    port: int,
+    ca_file: str,
+    tokens: list[str],
+    headers: dict[str, str],
+    body: dict,
+    concurrency: int = 500,
+    streams: int = 100,
+) -> tuple[float, int]:
+    """Send one request per token; returns (seconds, number answered 200)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.set_alpn_protocols(["h2"])
+    loop = asyncio.get_running_loop()
+    clients = []
+    for _ in range(max(concurrency // streams, 1)):
+        _, client = await loop.create_connection(
+            lambda: _Client(streams), host, port, ssl=context
+        )
+        clients.append(client)
+    payload = json.dumps(body, ensure_ascii=False).encode()
+
+    async def one(i: int, token: str) -> int:
+        request = [
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":path", f"/3/device/{token}"),
+            ("host", host),
+            ("apns-id", str(uuid.uuid4())),
+            *headers.items(),
+        ]
+        return await clients[i % len(clients)].post(request, payload)
+
+    start = time.perf_counter()
+    statuses = await asyncio.gather(*(one(i, t) for i, t in enumerate(tokens)))
+    elapsed = time.perf_counter() - start
+    for client in clients:
+        client.transport.close()
+    return elapsed, sum(1 for s in statuses if s == 200)
