@@ -119,9 +119,18 @@ def start_fakes(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
     """The local FCM, APNs and IPFS servers standing in for the real ones."""
     apns_dir = str(VAR / "fakes" / "apns")
     sup.spawn("fcm", _module("tests.fakes.fcm", "--port", args.fcm_port))
-    sup.spawn("apns", _module("tests.fakes.apns", "--port", args.apns_port,
-                              "--control-port", args.apns_control_port,
-                              "--cert-dir", apns_dir))
+    sup.spawn(
+        "apns",
+        _module(
+            "tests.fakes.apns",
+            "--port",
+            args.apns_port,
+            "--control-port",
+            args.apns_control_port,
+            "--cert-dir",
+            apns_dir,
+        ),
+    )
     sup.spawn("ipfs", _module("tests.fakes.ipfs", "--port", args.ipfs_port))
 
     urls = {
@@ -140,14 +149,29 @@ def start_servers(
     sup: Supervisor, args: argparse.Namespace, env: dict[str, str]
 ) -> None:
     """The API, the workers, the poller and the dashboard."""
-    sup.spawn("api", _module("gunicorn", "--no-control-socket", "--workers", 2,
-                             "--threads", 4, "--bind", f"127.0.0.1:{args.api_port}",
-                             "wsgi:app"), env)
+    sup.spawn(
+        "api",
+        _module(
+            "gunicorn",
+            "--no-control-socket",
+            "--workers",
+            2,
+            "--threads",
+            4,
+            "--bind",
+            f"127.0.0.1:{args.api_port}",
+            "wsgi:app",
+        ),
+        env,
+    )
     for n in range(args.workers):
         sup.spawn(f"worker{n + 1}", [PY, "rq_worker.py"], env)
     sup.spawn("poller", _module("poller", "--follow", "--interval", 1), env)
-    sup.spawn("dashboard", _module("app.dashboard", "--port", args.dashboard_port,
-                                   "--dev-no-auth"), env)
+    sup.spawn(
+        "dashboard",
+        _module("app.dashboard", "--port", args.dashboard_port, "--dev-no-auth"),
+        env,
+    )
 
 
 def _module(name: str, *args: object) -> list[str]:
