@@ -107,6 +107,9 @@ class Channel(BaseModel):
     # On chains without Core, a channel exists through an alias of its
     # Ethereum address (ChannelAlias on the Comm contract).
     alias_of = pw.CharField(max_length=42, null=True)
+    # The identity that name, info, url and icon were read from: when the
+    # channel's identity changes, dispatch reads its IPFS meta again.
+    meta_identity = pw.TextField(null=True)
     block_number = pw.BigIntegerField(default=0)
     updated_at = pw.DateTimeField(default=utcnow)
 

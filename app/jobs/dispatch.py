@@ -27,6 +27,7 @@ from app.jobs.audience import (
     check_channel,
     devices_of,
 )
+from app.jobs.channel_meta import refresh_meta
 from app.jobs.context import current
 from app.jobs.identity import Skip, parse_identity
 from app.jobs.ipfs import Unavailable
@@ -92,6 +93,7 @@ def _prepare(notification: Notification) -> int:
     """Check, resolve and claim; returns the number of devices claimed."""
     state = current()
     channel = check_channel(notification)
+    refresh_meta(notification.chain_id, notification.channel, state.ipfs)
     chain = _chain_cutover(notification.chain_id, state)
     identity = parse_identity(
         bytes(notification.identity), notification.block_number, chain
