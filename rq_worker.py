@@ -13,8 +13,10 @@ from rq import SimpleWorker
 
 from app.config import load_settings
 from app.db import init_database
+from app.job_context import ContextJob
 from app.jobs.context import configure
 from app.logs import configure_logging
+from app.metrics_server import serve_metrics
 from app.queue import QUEUES, connect_redis
 
 
@@ -30,8 +32,9 @@ def main() -> None:
     configure_logging(settings.is_production, settings.get("LOG_LEVEL") or "INFO")
     init_database(settings.database_url)
     configure(settings)
+    serve_metrics(settings)
     redis = connect_redis(settings.redis_url)
-    worker = SimpleWorker(args.queues, connection=redis)
+    worker = SimpleWorker(args.queues, connection=redis, job_class=ContextJob)
     worker.work(burst=args.burst, with_scheduler=True)
 
 

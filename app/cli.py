@@ -133,12 +133,7 @@ def devices(wallet: str) -> None:
 @click.argument("device_id", type=int)
 def test_push(device_id: int) -> None:
     """Send a test push to one device token, by its id from `devices`."""
-    try:
-        from app.jobs.test_push import send_test_push
-    except ImportError as exc:
-        raise click.ClickException(
-            f"test-push is unavailable: app.jobs.test_push cannot be imported ({exc})"
-        ) from None
+    from app.jobs.test_push import send_test_push
 
     row = DeviceToken.get_or_none(DeviceToken.id == device_id)
     if row is None:

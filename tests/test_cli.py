@@ -200,18 +200,6 @@ def test_devices_lists_by_suffix_only(cli):
     assert cli("devices", "0x123").exit_code == 1
 
 
-def test_test_push_fails_clearly_without_the_sender(cli, monkeypatch):
-    device = DeviceToken.create(wallet=WALLET, token=TOKEN, platform="android")
-    # A None entry makes the import fail, as in a build without app.jobs.
-    monkeypatch.setitem(sys.modules, "app.jobs.test_push", None)
-
-    result = cli("test-push", str(device.id))
-
-    assert result.exit_code == 1
-    assert "test-push is unavailable" in result.output
-    assert TOKEN not in result.output
-
-
 def test_prune_deletes_only_old_finished_rows(cli):
     Checkpoint.create(chain_id=31337, block_number=100, block_hash="0x" + "aa" * 32)
     old = _notification(1, "dispatched", age_days=40)

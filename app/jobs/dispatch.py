@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 
 from redis import Redis
 from rq import Queue, Retry, get_current_job
@@ -19,6 +18,7 @@ from rq import Queue, Retry, get_current_job
 from app import metrics
 from app.config import ConfigError
 from app.db import database
+from app.job_context import update_job_meta
 from app.jobs import ledger
 from app.jobs.audience import (
     audience_wallets,
@@ -34,7 +34,7 @@ from app.jobs.ipfs import Unavailable
 from app.jobs.messages import apns_payload, collapse_id, fcm_message
 from app.jobs.payload import BROADCAST, Payload, resolve_payload
 from app.jobs.sending import Messages, Tally, send_rows
-from app.logs import bind
+from app.logs import bind, notification_ids
 from app.models import Notification, NotificationStatus, utcnow
 from app.queue import PUSHES, connect_redis
 
@@ -46,14 +46,12 @@ BATCH_TIMEOUT = 900
 
 def dispatch_notification(notification_id: int) -> dict:
     """Dispatch one Notification row; a missing row is a normal outcome."""
-    with (
-        bind(notification_id=notification_id),
-        metrics.JOB_DURATION.labels(job="dispatch").time(),
-    ):
-        notification = Notification.get_or_none(Notification.id == notification_id)
-        if notification is None:
-            log.info("notification %s no longer exists", notification_id)
-            return {"outcome": "missing"}
+    notification = Notification.get_or_none(Notification.id == notification_id)
+    if notification is None:
+        log.info("notification %s no longer exists", notification_id)
+        return {"outcome": "missing"}
+
+    with bind(**notification_ids(notification)):
         if notification.status in (
             NotificationStatus.SKIPPED,
             NotificationStatus.CANCELLED,
@@ -67,7 +65,7 @@ def dispatch_notification(notification_id: int) -> dict:
                 return _skip(notification, skip.reason)
             except Unavailable as exc:
                 return _unavailable(notification, str(exc))
-            _meta(notification_id=notification_id, audience=audience)
+            update_job_meta(channel=notification.channel, audience=audience)
 
         ranges = ledger.open_ranges(notification_id, current().config.batch_size)
         if len(ranges) > 1:
@@ -78,13 +76,11 @@ def dispatch_notification(notification_id: int) -> dict:
 
 def send_batch(notification_id: int, first_id: int, last_id: int) -> dict:
     """Send the open ledger rows with ids in [first_id, last_id]."""
-    with (
-        bind(notification_id=notification_id, batch=first_id),
-        metrics.JOB_DURATION.labels(job="batch").time(),
-    ):
-        notification = Notification.get_or_none(Notification.id == notification_id)
-        if notification is None or notification.status != NotificationStatus.DISPATCHED:
-            return {"outcome": "nothing to send"}
+    notification = Notification.get_or_none(Notification.id == notification_id)
+    if notification is None or notification.status != NotificationStatus.DISPATCHED:
+        return {"outcome": "nothing to send"}
+
+    with bind(**notification_ids(notification), batch=first_id):
         tally = _send_range(notification, first_id, last_id)
         return _finish(notification, tally, first_id, last_id)
 
@@ -177,7 +173,7 @@ def _fan_out(notification: Notification, ranges: list[tuple[int, int]]) -> dict:
             meta={"notification_id": notification.id, "channel": notification.channel},
         )
     log.info("notification %s split into %d push batches", notification.id, len(ranges))
-    _meta(batches=len(ranges))
+    update_job_meta(batches=len(ranges))
     return {"outcome": "fanned out", "batches": len(ranges)}
 
 
@@ -216,7 +212,7 @@ def _finish(notification, tally: Tally, first_id: int = 0, last_id: int = 0) -> 
         "removed": tally.removed,
         "retried": tally.retried,
     }
-    _meta(**result)
+    update_job_meta(**result)
     log.info(
         "notification %s: sent %d, failed %d, removed %d",
         notification.id,
@@ -233,7 +229,7 @@ def _skip(notification: Notification, reason: str) -> dict:
     ).execute()
     metrics.NOTIFICATIONS.labels(status="skipped").inc()
     log.info("notification %s skipped: %s", notification.id, reason)
-    _meta(notification_id=notification.id, skipped=reason)
+    update_job_meta(skipped=reason)
     return {"outcome": "skipped", "reason": reason}
 
 
@@ -246,12 +242,3 @@ def _unavailable(notification: Notification, why: str) -> dict:
         )
         raise Unavailable(why)
     return _skip(notification, f"payload unavailable: {why}")
-
-
-def _meta(**fields) -> None:
-    job = get_current_job()
-    if job is None:
-        return
-    job.meta.update(fields)
-    job.meta["updated"] = time.time()
-    job.save_meta()

@@ -125,9 +125,16 @@ def record(notification_id: int, results: Iterable[tuple[Delivery, Outcome]]) ->
 
 
 def _remove(notification_id: int, dead: list[tuple[Delivery, Outcome]], now) -> None:
-    if not dead:
-        return
-    reasons = {row.token: outcome.reason for row, outcome in dead}
+    if dead:
+        reasons = {row.token: outcome.reason for row, outcome in dead}
+        remove_tokens(reasons, notification_id, now)
+
+
+def remove_tokens(
+    reasons: dict[str, str], notification_id: int | None, now=None
+) -> None:
+    """Delete tokens a service proved dead, keeping why in ``removed_token``."""
+    now = now or utcnow()
     for chunk in _chunks(list(reasons)):
         owners = list(
             DeviceToken.select(
