@@ -20,7 +20,7 @@ from app.config import ChainConfig
 from app.logs import bind
 from poller.decode import DecodeError, Event, decode_log
 from poller.fetch import NodeBehind, RangeRead, RangeReader
-from poller.handoff import enqueue_notifications
+from poller.handoff import BackgroundHandOff, enqueue_notifications
 from poller.lock import ChainLock
 from poller.progress import Progress
 from poller.reorg import is_canonical, roll_back
@@ -121,6 +121,26 @@ class ChainRunner:
             position = roll_back(self.client, chain, position)
 
         progress = Progress(chain.chain_id, position.number + 1, target, head)
+        handoff = BackgroundHandOff(self.redis, self.enqueue)
+        try:
+            position, outcome = self._ranges(lock, position, target, progress, handoff)
+        finally:
+            progress.queued = handoff.close()
+
+        prune_final(chain.chain_id, position)
+        metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
+        log.info("%s", progress.summary(outcome))
+        return ChainResult(chain.chain_id, outcome, progress.summary(outcome))
+
+    def _ranges(
+        self,
+        lock: ChainLock,
+        position: Position,
+        target: int,
+        progress: Progress,
+        handoff: BackgroundHandOff,
+    ) -> tuple[Position, str]:
+        chain = self.chain
         outcome = "done"
         while position.number < target:
             if lock.lost.is_set():
@@ -137,15 +157,15 @@ class ChainRunner:
                 position = roll_back(self.client, chain, position)
                 progress.reorgs += 1
                 continue
-            position = self._commit(position, read, progress)
-
-        prune_final(chain.chain_id, position)
-        metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
-        log.info("%s", progress.summary(outcome))
-        return ChainResult(chain.chain_id, outcome, progress.summary(outcome))
+            position = self._commit(position, read, progress, handoff)
+        return position, outcome
 
     def _commit(
-        self, position: Position, read: RangeRead, progress: Progress
+        self,
+        position: Position,
+        read: RangeRead,
+        progress: Progress,
+        handoff: BackgroundHandOff,
     ) -> Position:
         chain_id = self.chain.chain_id
         events = self._decode(read)
@@ -153,22 +173,19 @@ class ChainRunner:
         commit_range(chain_id, position, after, events)
 
         notifications = sum(1 for e in events if e.name == "SendNotification")
-        queued = (
-            self.enqueue(self.redis, pending_ids(chain_id, read.first, read.last))
-            if notifications
-            else 0
-        )
+        if notifications:
+            handoff.submit(pending_ids(chain_id, read.first, read.last))
         log.debug(
-            "chain %s: blocks %d-%d committed, %d events, %d notifications queued",
+            "chain %s: blocks %d-%d committed, %d events, %d notifications",
             chain_id,
             read.first,
             read.last,
             len(events),
-            queued,
+            notifications,
         )
         metrics.CHAIN_CHECKPOINT.labels(self.chain.name).set(after.number)
         metrics.LOGS_PROCESSED.labels(self.chain.name).inc(len(events))
-        progress.record(read.last, len(events), notifications, queued)
+        progress.record(read.last, len(events), notifications)
         return after
 
     def _decode(self, read: RangeRead) -> list[Event]:

@@ -68,7 +68,13 @@ def commit_range(
     after: Position,
     events: Sequence[Event],
 ) -> None:
-    """Store the events of (before, after] and move the checkpoint."""
+    """Store the events of (before, after] and move the checkpoint.
+
+    A SendNotification is kept as its notification row, which holds every
+    decoded argument under the same (chain, tx hash, log index) key and is
+    what a reorg cancels; a second copy in chain_event would double the
+    writes of a backfill for nothing.
+    """
     with database.atomic():
         _move_checkpoint(chain_id, before, after)
 
@@ -77,10 +83,8 @@ def commit_range(
         for event in events:
             if event.name == "SendNotification":
                 notifications.append(event)
-                undo = None
             else:
-                undo = dump_undo(apply_event(event))
-            rows.append(_event_row(event, undo))
+                rows.append(_event_row(event, dump_undo(apply_event(event))))
         _insert(ChainEvent, rows)
         _insert_notifications(chain_id, notifications)
 

@@ -21,6 +21,7 @@ from devstack.chain import write_chains_file
 from devstack.services import free_port
 from poller.handoff import enqueue_notifications
 from poller.lock import ChainLock
+from tests.fakes.rpc_proxy import RpcProxy
 from tests.poller_support import ALICE, BOB, CHANNEL, chain_config, run_pass
 
 
@@ -173,11 +174,19 @@ def test_two_concurrent_runs(
     db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
 ):
     _backfill(driver, 60, 20)
-    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=1)
+    slow = RpcProxy(anvil).start()  # a pass of ~60 ranges takes seconds
+    slow.faults.every_request_delay = 0.05
+    chains = write_chains_file(tmp_path / "chains.json", epns, slow.url, max_range=1)
     env = _env(database_url, redis_url, chains)
 
     first, second = _poller(env), _poller(env)
-    outputs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
+    try:
+        outputs = [
+            first.communicate(timeout=120)[0],
+            second.communicate(timeout=120)[0],
+        ]
+    finally:
+        slow.stop()
 
     assert (first.returncode, second.returncode) == (0, 0), outputs
     assert sum("another run holds the lock" in out for out in outputs) == 1, outputs

@@ -82,6 +82,7 @@ class Faults:
     http_errors: list[tuple[int, float | None]] = field(default_factory=list)
     slow_requests: int = 0
     slow_seconds: float = 3.0
+    every_request_delay: float = 0.0
     lag_blocks: int = 0
     drop_block_logs_once: bool = False
     removed_copies: bool = False
@@ -148,6 +149,8 @@ class RpcProxy:
                 {"Retry-After": str(retry_after)} if retry_after is not None else {}
             )
             return status, headers, {"error": f"HTTP {status}"}
+        if faults.every_request_delay:
+            time.sleep(faults.every_request_delay)
         if faults.slow_requests > 0:
             faults.slow_requests -= 1
             time.sleep(faults.slow_seconds)
