@@ -225,3 +225,28 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
     queued = _queued(redis)
     assert len(queued) == len(set(queued)) == 10_000, f"seed {seed}"
     assert set(queued) == _all_job_ids()
+
+
+def test_batched_jobs_are_what_enqueue_notification_writes(redis):
+    from rq.job import Job
+
+    from app.queue import enqueue_notification
+
+    enqueue_notifications(redis, [5])
+    ours = redis.hgetall("rq:job:notification-5")
+    ours_queue = redis.lrange("rq:queue:notifications", 0, -1)
+    redis.flushdb()
+    enqueue_notification(redis, 5)
+    theirs = redis.hgetall("rq:job:notification-5")
+
+    stamps = {b"created_at", b"enqueued_at"}
+    assert {k: v for k, v in ours.items() if k not in stamps} == {
+        k: v for k, v in theirs.items() if k not in stamps
+    }
+    assert ours_queue == redis.lrange("rq:queue:notifications", 0, -1)
+    job = Job.fetch("notification-5", connection=redis)
+    assert (job.func_name, job.args, job.meta) == (
+        "app.jobs.dispatch.dispatch_notification",
+        (5,),
+        {"notification_id": 5},
+    )
