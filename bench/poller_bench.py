@@ -39,8 +39,8 @@ from poller.runner import ChainRunner
 
 CHANNEL = "0x" + "c1" * 20
 USER = "0x" + "a1" * 20
-PER_TX = 5000
-MAX_RANGE = 2000
+PER_TX = 500  # notifications per transaction (one busy block each)
+MAX_RANGE = 16  # blocks per range: about 2,000 logs, ten ranges for 20,000
 
 
 def prepare_database(url: str) -> None:
@@ -58,7 +58,7 @@ def emit(driver: EpnsDriver, events: int) -> None:
     while left > 0:
         count = min(PER_TX, left)
         driver.send_notification_repeated(CHANNEL, USER, b"3+bench", count)
-        driver.mine(3)  # some empty blocks between the busy ones
+        driver.mine(3)  # empty blocks between the busy ones
         left -= count
 
 

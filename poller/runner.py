@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis import Redis
@@ -140,35 +141,61 @@ class ChainRunner:
         progress: Progress,
         handoff: BackgroundHandOff,
     ) -> tuple[Position, str]:
+        """Read, check and commit ranges up to ``target``.
+
+        The next range is read by a helper thread while this one commits
+        (it starts where this read ended, which does not depend on the
+        commit), so the node, the database and Redis all work at once. RPC
+        calls never overlap: a reorg is handled only when nothing is being
+        read ahead.
+        """
         chain = self.chain
-        outcome = "done"
-        while position.number < target:
-            if lock.lost.is_set():
-                raise LockLost(f"chain {chain.chain_id}: lock lost")
-            try:
-                read = self.scanner.read_next(position.number + 1, target)
-            except NodeBehind as exc:
-                log.warning(
-                    "%s; stopping at block %d until it catches up", exc, position.number
-                )
-                outcome = "behind"
-                break
-            if position.hash and read.parent_hash != position.hash:
-                position = roll_back(self.client, chain, position)
-                progress.reorgs += 1
-                continue
-            position = self._commit(position, read, progress, handoff)
-        return position, outcome
+        with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+            ahead: Future | None = None
+            while position.number < target:
+                if lock.lost.is_set():
+                    raise LockLost(f"chain {chain.chain_id}: lock lost")
+                try:
+                    read, events = (
+                        ahead.result()
+                        if ahead
+                        else self._read(position.number + 1, target)
+                    )
+                except NodeBehind as exc:
+                    log.warning(
+                        "%s; stopping at block %d until it catches up",
+                        exc,
+                        position.number,
+                    )
+                    return position, "behind"
+                ahead = None
+                if position.hash and read.parent_hash != position.hash:
+                    position = roll_back(self.client, chain, position)
+                    progress.reorgs += 1
+                    continue
+                if read.last < target:
+                    ahead = pool.submit(self._read, read.last + 1, target)
+                try:
+                    position = self._commit(position, read, events, progress, handoff)
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
+        return position, "done"
+
+    def _read(self, first: int, target: int) -> tuple[RangeRead, list[Event]]:
+        read = self.scanner.read_next(first, target)
+        return read, self._decode(read)
 
     def _commit(
         self,
         position: Position,
         read: RangeRead,
+        events: list[Event],
         progress: Progress,
         handoff: BackgroundHandOff,
     ) -> Position:
         chain_id = self.chain.chain_id
-        events = self._decode(read)
         after = advance(position, read.blocks)
         commit_range(chain_id, position, after, events)
 

@@ -29,7 +29,7 @@ from poller.effects import apply_event, dump_undo, undo_records
 log = logging.getLogger(__name__)
 
 RING = 128  # recent (number, hash) pairs kept for reorg detection
-INSERT_CHUNK = 500
+INSERT_CHUNK = 2000
 REORG_REASON = "reorg"
 
 
@@ -92,14 +92,18 @@ def commit_range(
 def pending_ids(
     chain_id: int, first: int | None = None, last: int | None = None
 ) -> list[int]:
-    """Ids of notifications still waiting for dispatch, oldest first."""
+    """Ids of notifications still waiting for dispatch, oldest first.
+
+    A plain cursor, not model rows: a backfill asks for thousands per range.
+    """
     query = Notification.select(Notification.id).where(
         (Notification.chain_id == chain_id)
         & (Notification.status == NotificationStatus.PENDING)
     )
     if first is not None:
         query = query.where(Notification.block_number.between(first, last))
-    return [row.id for row in query.order_by(Notification.id).namedtuples()]
+    sql, params = query.order_by(Notification.id).sql()
+    return [row[0] for row in database.execute_sql(sql, params).fetchall()]
 
 
 def rollback_to(chain_id: int, current: Position, ancestor: Position) -> int:
