@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from redis import Redis
+from redis import Redis, RedisError
 
 from app import metrics
 from app.config import ChainConfig
@@ -77,7 +77,13 @@ class ChainRunner:
         """One pass; never raises for chain trouble, reports it instead."""
         chain_id = self.chain.chain_id
         lock = ChainLock(self.redis, chain_id, self.lock_ttl)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            message = f"chain {chain_id}: Redis unreachable for the lock: {exc}"
+            log.error("%s", message)
+            return ChainResult(chain_id, "failed", message)
+        if not acquired:
             message = f"chain {chain_id}: another run holds the lock ({lock.holder()})"
             log.info("%s; nothing to do", message)
             return ChainResult(chain_id, "busy", message)

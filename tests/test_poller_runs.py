@@ -148,6 +148,11 @@ def test_cli_exit_statuses(db, redis_url, database_url, anvil, epns, tmp_path):
     assert failed.wait(60) == 1
     assert "chain 7" in failed.stdout.read()
 
+    no_redis = f"redis://127.0.0.1:{free_port()}/0"
+    unreachable = _poller(_env(database_url, no_redis, chains))
+    assert unreachable.wait(60) == 1
+    assert "Redis unreachable" in unreachable.stdout.read()
+
 
 def test_follow_mode_stops_cleanly_on_sigterm(
     db, redis_url, database_url, anvil, epns, tmp_path
