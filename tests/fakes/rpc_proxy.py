@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -85,6 +86,8 @@ class Faults:
     every_request_delay: float = 0.0
     lag_blocks: int = 0
     drop_block_logs_once: bool = False
+    # Called once, before the next eth_getLogs is answered (e.g. a reorg).
+    before_get_logs: Callable[[], None] | None = None
     removed_copies: bool = False
 
 
@@ -182,6 +185,9 @@ class RpcProxy:
         first, last = int(query["fromBlock"], 16), int(query["toBlock"], 16)
         self.log_ranges.append((first, last))
         faults = self.faults
+        if faults.before_get_logs is not None:
+            hook, faults.before_get_logs = faults.before_get_logs, None
+            hook()
 
         width = last - first + 1
         if faults.range_limit is not None and width > faults.range_limit:
