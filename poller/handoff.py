@@ -93,6 +93,22 @@ def enqueue_notifications(redis: Redis, notification_ids: Sequence[int]) -> int:
     return queued
 
 
+# Check and enqueue as one server-side step per job: two runs handing off
+# the same notification (a killed run's last pipeline may still be executing
+# when its successor starts) cannot both queue it, and a job's hash is never
+# written without its queue entry.
+_ENQUEUE_IF_IDLE = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' or status == 'started' or status == 'deferred'
+   or status == 'scheduled' then
+  return 0
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
 def _enqueue_batch(redis: Redis, queue: Queue, ids: Sequence[int]) -> int:
     job_ids = [notification_job_id(i) for i in ids]
     with redis.pipeline(transaction=False) as pipe:
@@ -107,16 +123,19 @@ def _enqueue_batch(redis: Redis, queue: Queue, ids: Sequence[int]) -> int:
     if not todo:
         return 0
 
+    script = redis.register_script(_ENQUEUE_IF_IDLE)
     template = _template(queue, todo[0][0])
-    # Not MULTI/EXEC: each job is complete on its own (hash, then push).
     with redis.pipeline(transaction=False) as pipe:
-        for notification_id, job_id in todo:
-            pipe.hset(Job.key_for(job_id), mapping=_job_hash(template, notification_id))
-            pipe.rpush(queue.key, job_id)
         pipe.sadd(Queue.redis_queues_keys, queue.key)
-        pipe.execute()
-    log.debug("queued %d dispatch jobs (first %s)", len(todo), todo[0][1])
-    return len(todo)
+        for notification_id, job_id in todo:
+            fields = _job_hash(template, notification_id)
+            flat = [item for pair in fields.items() for item in pair]
+            script(
+                keys=[Job.key_for(job_id), queue.key], args=[job_id, *flat], client=pipe
+            )
+        queued = sum(pipe.execute()[1:])
+    log.debug("queued %d dispatch jobs (first %s)", queued, todo[0][1])
+    return queued
 
 
 def _job(queue: Queue, notification_id: int) -> Job:
