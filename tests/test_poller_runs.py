@@ -205,16 +205,18 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
     db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
 ):
     _backfill(driver, 100, 100)  # 10,000 notifications in 100 blocks
-    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=3)
+    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=2)
     env = _env(database_url, redis_url, chains)
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
 
     kills = 0
-    for _ in range(60):
+    for attempt in range(60):
         proc = _poller(env)
+        # The first runs die young for sure; later ones get more time.
+        lifetime = rng.uniform(0.3, 1.0) if attempt < 4 else rng.uniform(0.5, 3.0)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 2.5))
+            proc.wait(timeout=lifetime)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -225,7 +227,7 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
         if proc.returncode == 0 and Notification.select().count() == 10_000:
             break
 
-    assert kills > 0, f"seed {seed}: never killed, the test proved nothing"
+    assert kills >= 4, f"seed {seed}: {kills} kills"
     assert Notification.select().count() == 10_000, f"seed {seed}"
     queued = _queued(redis)
     assert len(queued) == len(set(queued)) == 10_000, f"seed {seed}"
