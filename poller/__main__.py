@@ -16,6 +16,8 @@ import signal
 import sys
 import threading
 
+import peewee
+
 from app.config import ConfigError, Settings, load_settings
 from app.db import init_database
 from app.logs import configure_logging
@@ -79,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
 
-    init_database(settings.database_url).connect(reuse_if_open=True)
+    try:
+        init_database(settings.database_url).connect(reuse_if_open=True)
+    except peewee.OperationalError as exc:
+        log.error("database unreachable: %s", exc)
+        return EXIT_FAILED
     redis = connect_redis(settings.redis_url)
     runners = [ChainRunner(c, redis, policy, lock_ttl) for c in chains]
     try:

@@ -26,12 +26,11 @@ class Progress:
     block: int = 0
     _last_line: float = 0.0
 
-    def record(self, last: int, logs: int, notifications: int, queued: int) -> None:
+    def record(self, last: int, logs: int, notifications: int) -> None:
         self.block = last
         self.ranges += 1
         self.logs += logs
         self.notifications += notifications
-        self.queued += queued
         now = time.monotonic()
         if now - self._last_line >= EVERY and last < self.target:
             self._last_line = now

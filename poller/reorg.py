@@ -42,6 +42,10 @@ def find_ancestor(
         header = headers[index]
         if header and header["hash"].lower() == block_hash:
             return Position(number, block_hash, tuple(recent[: index + 1]), stored=True)
+    if recent and recent[0][0] == chain.start_block:
+        # We remember every block since the start: the fork is below it,
+        # so everything we processed is orphaned; start over.
+        return Position(chain.start_block - 1, None, (), stored=True)
     raise DeepReorg(
         f"chain {chain.chain_id}: none of the last {len(recent)} processed blocks "
         f"(down to {recent[0][0] if recent else position.number}) is canonical any more"

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from redis import Redis
+from redis import Redis, RedisError
 
 from app import metrics
 from app.config import ChainConfig
 from app.logs import bind
 from poller.decode import DecodeError, Event, decode_log
 from poller.fetch import NodeBehind, RangeRead, RangeReader
-from poller.handoff import enqueue_notifications
+from poller.handoff import BackgroundHandOff, enqueue_notifications
 from poller.lock import ChainLock
 from poller.progress import Progress
 from poller.reorg import is_canonical, roll_back
@@ -76,7 +77,13 @@ class ChainRunner:
         """One pass; never raises for chain trouble, reports it instead."""
         chain_id = self.chain.chain_id
         lock = ChainLock(self.redis, chain_id, self.lock_ttl)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            message = f"chain {chain_id}: Redis unreachable for the lock: {exc}"
+            log.error("%s", message)
+            return ChainResult(chain_id, "failed", message)
+        if not acquired:
             message = f"chain {chain_id}: another run holds the lock ({lock.holder()})"
             log.info("%s; nothing to do", message)
             return ChainResult(chain_id, "busy", message)
@@ -121,54 +128,97 @@ class ChainRunner:
             position = roll_back(self.client, chain, position)
 
         progress = Progress(chain.chain_id, position.number + 1, target, head)
-        outcome = "done"
-        while position.number < target:
-            if lock.lost.is_set():
-                raise LockLost(f"chain {chain.chain_id}: lock lost")
-            try:
-                read = self.scanner.read_next(position.number + 1, target)
-            except NodeBehind as exc:
-                log.warning(
-                    "%s; stopping at block %d until it catches up", exc, position.number
-                )
-                outcome = "behind"
-                break
-            if position.hash and read.parent_hash != position.hash:
-                position = roll_back(self.client, chain, position)
-                progress.reorgs += 1
-                continue
-            position = self._commit(position, read, progress)
+        handoff = BackgroundHandOff(self.redis, self.enqueue)
+        try:
+            position, outcome = self._ranges(lock, position, target, progress, handoff)
+        finally:
+            progress.queued = handoff.close()
 
         prune_final(chain.chain_id, position)
         metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
         log.info("%s", progress.summary(outcome))
         return ChainResult(chain.chain_id, outcome, progress.summary(outcome))
 
+    def _ranges(
+        self,
+        lock: ChainLock,
+        position: Position,
+        target: int,
+        progress: Progress,
+        handoff: BackgroundHandOff,
+    ) -> tuple[Position, str]:
+        """Read, check and commit ranges up to ``target``.
+
+        The next range is read by a helper thread while this one commits
+        (it starts where this read ended, which does not depend on the
+        commit), so the node, the database and Redis all work at once. RPC
+        calls never overlap: a reorg is handled only when nothing is being
+        read ahead.
+        """
+        chain = self.chain
+        with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+            ahead: Future | None = None
+            while position.number < target:
+                if lock.lost.is_set():
+                    raise LockLost(f"chain {chain.chain_id}: lock lost")
+                try:
+                    read, events = (
+                        ahead.result()
+                        if ahead
+                        else self._read(position.number + 1, target)
+                    )
+                except NodeBehind as exc:
+                    log.warning(
+                        "%s; stopping at block %d until it catches up",
+                        exc,
+                        position.number,
+                    )
+                    return position, "behind"
+                ahead = None
+                if position.hash and read.parent_hash != position.hash:
+                    position = roll_back(self.client, chain, position)
+                    progress.reorgs += 1
+                    continue
+                if read.last < target:
+                    ahead = pool.submit(self._read, read.last + 1, target)
+                try:
+                    position = self._commit(position, read, events, progress, handoff)
+                except BaseException:
+                    if ahead is not None:
+                        ahead.cancel()
+                    raise
+        return position, "done"
+
+    def _read(self, first: int, target: int) -> tuple[RangeRead, list[Event]]:
+        read = self.scanner.read_next(first, target)
+        return read, self._decode(read)
+
     def _commit(
-        self, position: Position, read: RangeRead, progress: Progress
+        self,
+        position: Position,
+        read: RangeRead,
+        events: list[Event],
+        progress: Progress,
+        handoff: BackgroundHandOff,
     ) -> Position:
         chain_id = self.chain.chain_id
-        events = self._decode(read)
         after = advance(position, read.blocks)
         commit_range(chain_id, position, after, events)
 
         notifications = sum(1 for e in events if e.name == "SendNotification")
-        queued = (
-            self.enqueue(self.redis, pending_ids(chain_id, read.first, read.last))
-            if notifications
-            else 0
-        )
+        if notifications:
+            handoff.submit(pending_ids(chain_id, read.first, read.last))
         log.debug(
-            "chain %s: blocks %d-%d committed, %d events, %d notifications queued",
+            "chain %s: blocks %d-%d committed, %d events, %d notifications",
             chain_id,
             read.first,
             read.last,
             len(events),
-            queued,
+            notifications,
         )
         metrics.CHAIN_CHECKPOINT.labels(self.chain.name).set(after.number)
         metrics.LOGS_PROCESSED.labels(self.chain.name).inc(len(events))
-        progress.record(read.last, len(events), notifications, queued)
+        progress.record(read.last, len(events), notifications)
         return after
 
     def _decode(self, read: RangeRead) -> list[Event]:

@@ -26,7 +26,7 @@ def anvil():
 def long_anvil():
     """A separate anvil for tests that mine thousands of blocks: without
     snapshots and with pruned state history, mining is several times faster."""
-    proc, url = start_anvil(extra_args=("--prune-history", "64"))
+    proc, url = start_anvil(extra_args=("--prune-history", "1"))
     yield url
     stop(proc)
 

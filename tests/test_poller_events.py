@@ -105,3 +105,91 @@ def test_second_pass_finds_nothing_new(db, redis, anvil, epns, driver):
     assert second.outcome == "done"
     assert Notification.select().count() == 1
     assert Checkpoint.get().block_number == driver.block_number()
+
+
+def _topic(signature: str) -> bytes:
+    from eth_utils import keccak
+
+    return keccak(text=signature)
+
+
+def _word(address: str) -> bytes:
+    return bytes(12) + bytes.fromhex(address[2:])
+
+
+def test_bytes32_channel_forms_and_aliases(db, redis, anvil, epns, driver):
+    from eth_abi import encode
+
+    driver.emit_core(
+        [
+            _topic("ChannelCreated(bytes32,uint8,bytes)"),
+            _word(CHANNEL),
+            (2).to_bytes(32, "big"),
+        ],
+        encode(["bytes"], [b"1+QmV3"]),
+    )
+    driver.emit_core(
+        [_topic("ChannelVerified(bytes32,bytes32)"), _word(CHANNEL), _word(BOB)]
+    )
+    driver.emit_core([_topic("ChannelBlocked(bytes32)"), b"\x01" * 32])  # no address
+    driver.add_channel_alias("polygon", epns.chain_id, ALICE, CHANNEL)
+    driver.add_channel_alias("polygon", 137, BOB, CHANNEL)  # another chain's alias
+
+    result = run_pass(chain_config(epns, anvil), redis)
+
+    assert result.outcome == "done", result.message
+    channels = {c.address: c for c in Channel.select()}
+    assert (channels[CHANNEL].identity, channels[CHANNEL].verified) == ("1+QmV3", True)
+    assert channels[CHANNEL].state == "active"
+    assert channels[ALICE].alias_of == CHANNEL
+    assert BOB not in channels
+    assert ChainEvent.select().where(ChainEvent.name == "ChannelBlocked").count() == 1
+
+
+def test_decoder_agrees_with_eth_abi_on_every_form():
+    from eth_abi import decode, encode
+
+    from poller.decode import decode_log, event_specs
+
+    samples = {
+        "address": "0x" + "ab" * 20,
+        "uint8": 3,
+        "uint256": 2**200 + 7,
+        "bytes": b"\x00\xff" * 40,
+        "string": "héllo+wörld",
+        "bytes32": "0x" + "cd" * 32,
+    }
+    for spec in event_specs().values():
+        topics = [spec.topic0] + [
+            "0x" + encode([kind], [_sample(samples, kind)]).hex()
+            for _, kind in spec.indexed
+        ]
+        kinds = [kind for _, kind in spec.data]
+        data = encode(kinds, [_sample(samples, k) for k in kinds])
+        raw = {
+            "topics": topics,
+            "data": "0x" + data.hex(),
+            "blockNumber": "0x5",
+            "blockHash": "0x" + "11" * 32,
+            "transactionHash": "0x" + "22" * 32,
+            "logIndex": "0x0",
+            "address": "0x" + "33" * 20,
+        }
+        event = decode_log(raw, 1)
+        expected = dict(
+            zip([n for n, _ in spec.data], decode(kinds, data), strict=True)
+        )
+        for name, kind in spec.data:
+            value = expected[name]
+            if kind == "bytes32":
+                value = "0x" + value.hex()
+            assert event.args[name] == value, (spec.signature, name)
+        for name, kind in spec.indexed:
+            assert event.args[name] == samples[kind], (spec.signature, name)
+
+
+def _sample(samples: dict, kind: str) -> object:
+    value = samples[kind]
+    if kind == "bytes32" and isinstance(value, str):
+        return bytes.fromhex(value[2:])
+    return value

@@ -86,3 +86,32 @@ def test_reorg_then_new_events_are_read_on_the_new_branch(
 
     by_identity = {bytes(n.identity): n.status for n in Notification.select()}
     assert by_identity == {b"3+old": "cancelled", b"3+new": "pending"}
+
+
+def test_reorg_between_checkpoint_check_and_range_read(db, redis, anvil, epns, driver):
+    from tests.fakes.rpc_proxy import RpcProxy
+
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.send_notification(CHANNEL, ALICE, b"3+orphaned")
+    driver.mine(2)
+    proxy = RpcProxy(anvil).start()
+    chain = chain_config(epns, proxy.url)
+    try:
+        run_pass(chain, redis)
+        driver.mine(1)
+        before = _reorgs()
+        # The checkpoint is still canonical when the pass starts; the chain
+        # reorganises just before the range is read, so only the range's
+        # link to the checkpoint can notice.
+        proxy.faults.before_get_logs = lambda: driver.reorg(4)
+
+        result = run_pass(chain, redis)
+    finally:
+        proxy.stop()
+
+    assert result.outcome == "done", result.message
+    assert _reorgs() == before + 1
+    assert Notification.get().status == "cancelled"
+    checkpoint = Checkpoint.get()
+    assert checkpoint.block_number == driver.block_number()
+    assert _hash(anvil, checkpoint.block_number) == checkpoint.block_hash

@@ -21,6 +21,7 @@ from devstack.chain import write_chains_file
 from devstack.services import free_port
 from poller.handoff import enqueue_notifications
 from poller.lock import ChainLock
+from tests.fakes.rpc_proxy import RpcProxy
 from tests.poller_support import ALICE, BOB, CHANNEL, chain_config, run_pass
 
 
@@ -147,6 +148,11 @@ def test_cli_exit_statuses(db, redis_url, database_url, anvil, epns, tmp_path):
     assert failed.wait(60) == 1
     assert "chain 7" in failed.stdout.read()
 
+    no_redis = f"redis://127.0.0.1:{free_port()}/0"
+    unreachable = _poller(_env(database_url, no_redis, chains))
+    assert unreachable.wait(60) == 1
+    assert "Redis unreachable" in unreachable.stdout.read()
+
 
 def test_follow_mode_stops_cleanly_on_sigterm(
     db, redis_url, database_url, anvil, epns, tmp_path
@@ -173,11 +179,19 @@ def test_two_concurrent_runs(
     db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
 ):
     _backfill(driver, 60, 20)
-    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=1)
+    slow = RpcProxy(anvil).start()  # a pass of ~60 ranges takes seconds
+    slow.faults.every_request_delay = 0.05
+    chains = write_chains_file(tmp_path / "chains.json", epns, slow.url, max_range=1)
     env = _env(database_url, redis_url, chains)
 
     first, second = _poller(env), _poller(env)
-    outputs = [first.communicate(timeout=120)[0], second.communicate(timeout=120)[0]]
+    try:
+        outputs = [
+            first.communicate(timeout=120)[0],
+            second.communicate(timeout=120)[0],
+        ]
+    finally:
+        slow.stop()
 
     assert (first.returncode, second.returncode) == (0, 0), outputs
     assert sum("another run holds the lock" in out for out in outputs) == 1, outputs
@@ -191,16 +205,18 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
     db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
 ):
     _backfill(driver, 100, 100)  # 10,000 notifications in 100 blocks
-    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=3)
+    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=2)
     env = _env(database_url, redis_url, chains)
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
 
     kills = 0
-    for _ in range(60):
+    for attempt in range(60):
         proc = _poller(env)
+        # The first runs die young for sure; later ones get more time.
+        lifetime = rng.uniform(0.3, 1.0) if attempt < 4 else rng.uniform(0.5, 3.0)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 2.5))
+            proc.wait(timeout=lifetime)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -211,8 +227,33 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
         if proc.returncode == 0 and Notification.select().count() == 10_000:
             break
 
-    assert kills > 0, f"seed {seed}: never killed, the test proved nothing"
+    assert kills >= 4, f"seed {seed}: {kills} kills"
     assert Notification.select().count() == 10_000, f"seed {seed}"
     queued = _queued(redis)
     assert len(queued) == len(set(queued)) == 10_000, f"seed {seed}"
     assert set(queued) == _all_job_ids()
+
+
+def test_batched_jobs_are_what_enqueue_notification_writes(redis):
+    from rq.job import Job
+
+    from app.queue import enqueue_notification
+
+    enqueue_notifications(redis, [5])
+    ours = redis.hgetall("rq:job:notification-5")
+    ours_queue = redis.lrange("rq:queue:notifications", 0, -1)
+    redis.flushdb()
+    enqueue_notification(redis, 5)
+    theirs = redis.hgetall("rq:job:notification-5")
+
+    stamps = {b"created_at", b"enqueued_at"}
+    assert {k: v for k, v in ours.items() if k not in stamps} == {
+        k: v for k, v in theirs.items() if k not in stamps
+    }
+    assert ours_queue == redis.lrange("rq:queue:notifications", 0, -1)
+    job = Job.fetch("notification-5", connection=redis)
+    assert (job.func_name, job.args, job.meta) == (
+        "app.jobs.dispatch.dispatch_notification",
+        (5,),
+        {"notification_id": 5},
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -82,8 +83,11 @@ class Faults:
     http_errors: list[tuple[int, float | None]] = field(default_factory=list)
     slow_requests: int = 0
     slow_seconds: float = 3.0
+    every_request_delay: float = 0.0
     lag_blocks: int = 0
     drop_block_logs_once: bool = False
+    # Called once, before the next eth_getLogs is answered (e.g. a reorg).
+    before_get_logs: Callable[[], None] | None = None
     removed_copies: bool = False
 
 
@@ -148,6 +152,8 @@ class RpcProxy:
                 {"Retry-After": str(retry_after)} if retry_after is not None else {}
             )
             return status, headers, {"error": f"HTTP {status}"}
+        if faults.every_request_delay:
+            time.sleep(faults.every_request_delay)
         if faults.slow_requests > 0:
             faults.slow_requests -= 1
             time.sleep(faults.slow_seconds)
@@ -179,6 +185,9 @@ class RpcProxy:
         first, last = int(query["fromBlock"], 16), int(query["toBlock"], 16)
         self.log_ranges.append((first, last))
         faults = self.faults
+        if faults.before_get_logs is not None:
+            hook, faults.before_get_logs = faults.before_get_logs, None
+            hook()
 
         width = last - first + 1
         if faults.range_limit is not None and width > faults.range_limit:
