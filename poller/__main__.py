@@ -21,6 +21,7 @@ import peewee
 from app.config import ConfigError, Settings, load_settings
 from app.db import init_database
 from app.logs import configure_logging
+from app.metrics_server import serve_metrics
 from app.queue import connect_redis
 from poller.rpc import RpcPolicy
 from poller.runner import ChainResult, ChainRunner
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except peewee.OperationalError as exc:
         log.error("database unreachable: %s", exc)
         return EXIT_FAILED
+    serve_metrics(settings)
     redis = connect_redis(settings.redis_url)
     runners = [ChainRunner(c, redis, policy, lock_ttl) for c in chains]
     try:

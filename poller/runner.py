@@ -35,6 +35,7 @@ from poller.store import (
     load_position,
     pending_ids,
     prune_final,
+    record_head,
 )
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class ChainRunner:
             progress.queued = handoff.close()
 
         prune_final(chain.chain_id, position)
+        record_head(chain.chain_id, head)
         metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
         log.info("%s", progress.summary(outcome))
         return ChainResult(chain.chain_id, outcome, progress.summary(outcome))

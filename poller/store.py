@@ -55,6 +55,11 @@ def load_position(chain_id: int, start_block: int) -> Position:
     return Position(row.block_number, row.block_hash, recent, stored=True)
 
 
+def record_head(chain_id: int, head: int) -> None:
+    """Keep the head seen by this pass, for readiness (lag) checks elsewhere."""
+    Checkpoint.update(head_block=head).where(Checkpoint.chain_id == chain_id).execute()
+
+
 def advance(position: Position, new_blocks: Sequence[tuple[int, str]]) -> Position:
     """The position after processing ``new_blocks`` (ascending)."""
     recent = (*position.recent, *new_blocks)[-RING:]
@@ -202,22 +207,48 @@ def _event_row(event: Event, undo: str | None) -> dict:
 def _insert(model: type[pw.Model], rows: list[dict]) -> None:
     """Multi-row INSERT that skips existing keys, built by hand: peewee's
     query builder costs more than the database for tens of thousands of
-    rows a second."""
+    rows a second.
+
+    Only a duplicate key is skipped. ``INSERT IGNORE`` / ``INSERT OR
+    IGNORE`` would also swallow NOT NULL and other violations and drop the
+    row without a word, so they are not used.
+    """
     if not rows:
         return
+    rows = _with_defaults(model, rows)
     columns = list(rows[0])
     db = database.obj
-    verb = "INSERT IGNORE" if is_mysql(db) else "INSERT OR IGNORE"
     open_q, close_q = db.quote[0], db.quote[-1]
     quoted = ", ".join(f"{open_q}{c}{close_q}" for c in columns)
     one = "(" + ", ".join([db.param] * len(columns)) + ")"
+    if is_mysql(db):
+        first = f"{open_q}{columns[0]}{close_q}"
+        skip_duplicates = f" ON DUPLICATE KEY UPDATE {first} = {first}"
+    else:
+        skip_duplicates = " ON CONFLICT DO NOTHING"
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
         sql = (
-            f"{verb} INTO {open_q}{model._meta.table_name}{close_q} ({quoted}) "
-            f"VALUES {', '.join([one] * len(chunk))}"
+            f"INSERT INTO {open_q}{model._meta.table_name}{close_q} ({quoted}) "
+            f"VALUES {', '.join([one] * len(chunk))}{skip_duplicates}"
         )
         db.execute_sql(sql, [row[c] for row in chunk for c in columns])
+
+
+def _with_defaults(model: type[pw.Model], rows: list[dict]) -> list[dict]:
+    """Add the model's Python-side defaults for columns the rows leave out,
+    so a column added to the model later is filled here as peewee would."""
+    missing = {
+        f.column_name: f.default
+        for f in model._meta.sorted_fields
+        if f.column_name not in rows[0]
+        and f.default is not None
+        and not isinstance(f, pw.AutoField)
+    }
+    if not missing:
+        return rows
+    values = {k: v() if callable(v) else v for k, v in missing.items()}
+    return [{**row, **values} for row in rows]
 
 
 def _insert_notifications(chain_id: int, events: list[Event]) -> None:

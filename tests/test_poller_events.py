@@ -107,6 +107,17 @@ def test_second_pass_finds_nothing_new(db, redis, anvil, epns, driver):
     assert Checkpoint.get().block_number == driver.block_number()
 
 
+def test_pass_stores_the_head_it_saw_for_readiness(db, redis, anvil, epns, driver):
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.mine(5)
+    head = driver.block_number()
+
+    run_pass(chain_config(epns, anvil, confirmations=3), redis)
+
+    row = Checkpoint.get()
+    assert (row.head_block, row.block_number) == (head, head - 3)
+
+
 def _topic(signature: str) -> bytes:
     from eth_utils import keccak
 

@@ -1,0 +1,40 @@
+"""The poller's hand-built bulk insert: skips duplicates, drops nothing else."""
+
+from __future__ import annotations
+
+import peewee as pw
+import pytest
+
+from app.models import ChainEvent
+from poller.store import _insert
+
+
+def _row(log_index: int, **overrides) -> dict:
+    row = {
+        "chain_id": 1,
+        "block_number": 10,
+        "block_hash": "0x" + "11" * 32,
+        "tx_hash": "0x" + "22" * 32,
+        "log_index": log_index,
+        "contract": "0x" + "33" * 20,
+        "name": "Subscribe",
+        "args": "{}",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_duplicates_are_skipped_and_defaults_filled(db):
+    _insert(ChainEvent, [_row(0), _row(1)])
+    _insert(ChainEvent, [_row(1), _row(2)])
+
+    assert [
+        e.log_index for e in ChainEvent.select().order_by(ChainEvent.log_index)
+    ] == [0, 1, 2]
+    assert all(e.created_at is not None for e in ChainEvent.select())
+
+
+def test_a_row_breaking_a_constraint_raises_instead_of_vanishing(db):
+    with pytest.raises(pw.IntegrityError), db.atomic():
+        _insert(ChainEvent, [_row(0, name=None)])
+    assert ChainEvent.select().count() == 0
