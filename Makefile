@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 .PHONY: up install test lint demo bench migrate clean
 
 up: install
-	$(PY) -m devstack
+	$(PY) -m devstack $(UP_ARGS)
 
 install: $(VENV)/.installed node_modules/.installed
 

@@ -30,6 +30,7 @@ from eth_account import Account
 from app.config import ROOT
 from app.db import init_database
 from app.models import ApiSession, DeviceToken, SignInNonce
+from bench.results import record
 from devstack.services import free_port, start_valkey, stop
 from devstack.signin import sign_in
 from migrations import upgrade
@@ -247,6 +248,13 @@ def _report(results: dict[str, list[Round]], args: argparse.Namespace) -> None:
     print(f"ratio: {rate('ours') / rate('bare'):.2f} of the bare endpoint (goal 0.70)")
     print(f"       {rate('ours') / rate('sql'):.2f} of the one-statement upsert")
     print("failed requests: " + ", ".join(f"{n} {c}" for n, c in failed.items()))
+    record(
+        "api",
+        ours=rate("ours"),
+        bare=rate("bare"),
+        ratio=rate("ours") / rate("bare"),
+        failed=sum(failed.values()),
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from app.jobs.payload import Payload
 from app.models import ALL_MODELS, Channel, Delivery, Notification
 from app.queue import connect_redis, enqueue_notification, notification_job_id
 from bench.bare_h2 import send_all
+from bench.results import record
 from devstack.push_credentials import DEV_TEAM_ID, DEV_TOPIC, make_dev_credentials
 from devstack.services import free_port, start_valkey, stop
 from migrations import upgrade
@@ -71,6 +72,7 @@ def main() -> None:
         print(f"one worker : {ours:8.0f} pushes/s  (peak RSS {rss:.0f} MB)")
         print(f"bare HTTP/2: {bare:8.0f} pushes/s")
         print(f"ratio      : {ours / bare:8.0%}")
+        figures = {"ours": ours, "bare": bare, "ratio": ours / bare, "rss_mb": rss}
         if not args.no_broadcast:
             seconds, peaks = _broadcast(args.subscribers, args.devices, env, redis)
             print(
@@ -79,6 +81,8 @@ def main() -> None:
                 f"({args.devices / seconds:.0f}/s), "
                 f"peak RSS {', '.join(f'{p:.0f}' for p in peaks)} MB"
             )
+            figures |= {"broadcast_s": seconds, "broadcast_rss_mb": max(peaks)}
+        record("dispatch", **figures)
     finally:
         for proc in reversed(procs):
             stop(proc)

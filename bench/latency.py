@@ -18,6 +18,7 @@ from pathlib import Path
 import requests
 from eth_account import Account
 
+from bench.results import record
 from devstack.background import start_stack
 from devstack.demo import anvil_key, payload, register_phone
 
@@ -79,6 +80,7 @@ def main() -> None:
         f"p50 {result['p50_s']:.2f} s, p95 {result['p95_s']:.2f} s, "
         f"max {result['max_s']:.2f} s (goal p50 ≤ 1.5 s)"
     )
+    record("latency", **result)
 
 
 if __name__ == "__main__":

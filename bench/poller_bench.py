@@ -31,6 +31,7 @@ from app.config import parse_chains
 from app.db import database, init_database
 from app.models import ALL_MODELS, Notification
 from app.queue import connect_redis
+from bench.results import record
 from devstack.chain import EpnsDriver, chain_entry, deploy_epns
 from devstack.services import start_anvil, start_valkey, stop
 from migrations import upgrade
@@ -159,6 +160,15 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
     print(
         f"ratio poller/bare: {ratio:.2f}x (goal <= 1.5x); "
         f"poller {bare_logs / poller_seconds:.0f} logs/s (goal >= 5000)"
+    )
+    record(
+        "poller",
+        logs=bare_logs,
+        logs_per_s=bare_logs / poller_seconds,
+        bare_s=bare_seconds,
+        pass_s=poller_seconds,
+        rows_only_s=rows_seconds,
+        ratio=ratio,
     )
     return 0 if result.outcome == "done" and stored == events else 1
 

@@ -10,6 +10,7 @@ SQLite database is started afresh with it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -51,22 +52,36 @@ def main(argv: list[str]) -> int:
 
     sup = Supervisor(quiet={"api", "dashboard"})
     try:
+        return run(sup, args)
+    finally:
+        # Whatever happened (Ctrl-C during start-up, a closed terminal
+        # pipe), nothing started here may outlive the launcher.
+        sup.stop_all()
+
+
+def run(sup: Supervisor, args: argparse.Namespace) -> int:
+    try:
         urls = start_stack(sup, args)
     except (ServiceError, OSError, RuntimeError) as exc:
-        print(f"devstack: {exc}", file=sys.stderr)
-        sup.stop_all()
+        _say(f"devstack: {exc}")
         return 1
+    except KeyboardInterrupt:
+        _say("devstack: interrupted during start-up, stopping…")
+        return 130
 
     print_banner(urls)
     ended = sup.watch()
     if ended:
-        print(
-            f"devstack: {ended} exited; see var/log/{ended}.log. Stopping.",
-            file=sys.stderr,
-        )
-    print("devstack: stopping…")
-    sup.stop_all()
+        _say(f"devstack: {ended} exited; see var/log/{ended}.log. Stopping.")
+    else:
+        _say("devstack: stopping…")
     return 1 if ended else 0
+
+
+def _say(text: str) -> None:
+    """Tell the terminal, if there still is one (a closed pipe is not fatal)."""
+    with contextlib.suppress(BrokenPipeError, OSError):
+        print(text, file=sys.stderr, flush=True)
 
 
 def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:

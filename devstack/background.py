@@ -44,6 +44,23 @@ class BackgroundStack:
             return False
 
 
+def processes_of(var: Path) -> list[int]:
+    """Pids of live processes started for the stack whose state is ``var``."""
+    marker = f"EPNS_VAR_DIR={var}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
 def start_stack(
     var: Path, env: dict[str, str] | None = None, timeout: float = 120.0
 ) -> BackgroundStack:

@@ -46,7 +46,14 @@ def start_valkey(
         socket_path.parent.mkdir(parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
         args += ["--unixsocket", str(socket_path), "--unixsocketperm", "700"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A session of its own: Ctrl-C in the terminal must not stop it before
+    # the processes that use it have stopped.
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,7 +114,14 @@ def start_anvil(
     if block_time:
         args += ["--block-time", str(block_time)]
     args += list(extra_args)
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # A session of its own: Ctrl-C in the terminal must not stop it before
+    # the processes that use it have stopped.
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
 
     deadline = time.monotonic() + timeout

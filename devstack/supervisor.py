@@ -24,6 +24,7 @@ class Child:
     proc: subprocess.Popen
     log_path: Path
     thread: threading.Thread | None = field(default=None, repr=False)
+    adopted: bool = False
 
 
 class Supervisor:
@@ -52,7 +53,7 @@ class Supervisor:
 
     def adopt(self, name: str, proc: subprocess.Popen) -> Child:
         """Take charge of a process started elsewhere, to stop it with the rest."""
-        child = Child(name, proc, VAR / "log" / f"{name}.log")
+        child = Child(name, proc, VAR / "log" / f"{name}.log", adopted=True)
         self.children.append(child)
         return child
 
@@ -63,8 +64,11 @@ class Supervisor:
                 log_file.flush()
                 if child.name not in self.quiet:
                     text = line.decode(errors="replace").rstrip()
-                    sys.stdout.write(f"[{child.name:>9}] {text}\n")
-                    sys.stdout.flush()
+                    try:
+                        sys.stdout.write(f"[{child.name:>9}] {text}\n")
+                        sys.stdout.flush()
+                    except (BrokenPipeError, OSError):
+                        self.quiet.add(child.name)
 
     def watch(self) -> str | None:
         """Block until a child exits; return its name (None on Ctrl-C)."""
@@ -78,11 +82,19 @@ class Supervisor:
             return None
 
     def stop_all(self, timeout: float = 10.0) -> None:
-        """Stop children newest first, so producers stop before their stores."""
-        for child in reversed(self.children):
+        """Stop the servers first, then the stores they use (Valkey, anvil),
+        so no worker spends its last seconds failing to reach Redis."""
+        servers = [c for c in self.children if not c.adopted]
+        stores = [c for c in self.children if c.adopted]
+        for group in (servers, stores):
+            self._stop_group(list(reversed(group)), timeout)
+        self.children.clear()
+
+    def _stop_group(self, group: list[Child], timeout: float) -> None:
+        for child in group:
             _signal_group(child.proc, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for child in reversed(self.children):
+        for child in group:
             remaining = max(0.1, deadline - time.monotonic())
             try:
                 child.proc.wait(remaining)

@@ -55,9 +55,10 @@ class Progress:
         elapsed = time.monotonic() - self.started
         rate = self.logs / max(elapsed, 1e-6)
         blocks = max(0, self.block - self.start_block + 1) if self.block else 0
+        span = f"blocks {self.start_block}-{self.block}" if blocks else "no new blocks"
         return (
-            f"chain {self.chain_id}: {outcome}; blocks {self.start_block}-{self.block} "
-            f"({blocks}), head {self.head}, {self.ranges} ranges, {self.logs} logs, "
+            f"chain {self.chain_id}: {outcome}; {span} ({blocks}), head {self.head}, "
+            f"{self.ranges} ranges, {self.logs} logs, "
             f"{self.notifications} notifications, {self.queued} queued, "
             f"{self.reorgs} reorgs, {elapsed:.1f}s ({rate:.0f} logs/s)"
         )

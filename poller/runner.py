@@ -138,7 +138,9 @@ class ChainRunner:
         prune_final(chain.chain_id, position)
         record_head(chain.chain_id, head)
         metrics.CHAIN_LAG.labels(chain.name).set(max(0, target - position.number))
-        log.info("%s", progress.summary(outcome))
+        # An idle pass (nothing new, as in --follow between blocks) is chatter.
+        level = logging.INFO if progress.ranges else logging.DEBUG
+        log.log(level, "%s", progress.summary(outcome))
         return ChainResult(chain.chain_id, outcome, progress.summary(outcome))
 
     def _ranges(

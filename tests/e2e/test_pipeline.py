@@ -11,12 +11,17 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from app.config import ROOT
-from devstack.background import start_stack
+from devstack.background import SERVICES, processes_of, start_stack
+from devstack.services import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +34,11 @@ def stack(tmp_path: Path, database_url: str, redis_url: str, db):
     if os.environ.get("TEST_REDIS_URL"):
         env["REDIS_URL"] = redis_url
     stack = start_stack(tmp_path / "var", env)
+    assert len(processes_of(stack.var)) >= 8  # launcher, servers, fakes, stores
     yield stack
     assert stack.stop(), "launcher did not stop on Ctrl-C:\n" + stack.output()[-2000:]
+    assert processes_of(stack.var) == [], "processes outlived the launcher"
+    assert "Traceback" not in stack.output(), stack.output()[-3000:]
 
 
 SERVICE_OF = {"ios": "apns", "android": "fcm"}
@@ -78,3 +86,29 @@ def test_readme_sign_in_example_works(stack):
 
     assert printed.getvalue().startswith("201 {")
     assert "'result': 'created'" in printed.getvalue()
+
+
+def test_ctrl_c_during_start_up_leaves_nothing_running(tmp_path):
+    var = tmp_path / "var"
+    args = [sys.executable, "-m", "devstack"]
+    for name in SERVICES:
+        args += [f"--{name}-port", str(free_port())]
+    env = {**os.environ, "EPNS_VAR_DIR": str(var)}
+    proc = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    # Interrupt once the fakes are up, before the servers have answered.
+    deadline = time.monotonic() + 60
+    while not (var / "fakes" / "apns" / "ca.pem").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+
+    assert proc.wait(30) != 0
+    assert processes_of(var) == []
