@@ -35,6 +35,26 @@ def notification_job_id(notification_id: int) -> str:
     return f"notification-{notification_id}"
 
 
+def dispatch_job_spec(notification_id: int) -> dict:
+    """Everything RQ is told about a notification's dispatch job.
+
+    Defined once: the poller's bulk hand-off writes the same jobs without
+    this function's round trips, and must not drift from it.
+    """
+    return {
+        "func": DISPATCH_JOB,
+        "args": (notification_id,),
+        "job_id": notification_job_id(notification_id),
+        "description": f"dispatch notification {notification_id}",
+        "timeout": DISPATCH_TIMEOUT,
+        "failure_ttl": FAILED_TTL,
+        # Retried only when the payload storage was unreachable or the worker
+        # died; the job itself decides, and the ledger keeps it idempotent.
+        "retry": Retry(max=3, interval=[30, 120, 600]),
+        "meta": {"notification_id": notification_id},
+    }
+
+
 def enqueue_notification(redis: Redis, notification_id: int) -> bool:
     """Queue the dispatch job unless one for this notification is live.
 
@@ -49,17 +69,8 @@ def enqueue_notification(redis: Redis, notification_id: int) -> bool:
     except NoSuchJobError:
         pass
 
-    Queue(NOTIFICATIONS, connection=redis).enqueue(
-        DISPATCH_JOB,
-        notification_id,
-        job_id=job_id,
-        description=f"dispatch notification {notification_id}",
-        job_timeout=DISPATCH_TIMEOUT,
-        failure_ttl=FAILED_TTL,
-        # Retried only when the payload storage was unreachable or the worker
-        # died; the job itself decides, and the ledger keeps it idempotent.
-        retry=Retry(max=3, interval=[30, 120, 600]),
-        meta={"notification_id": notification_id},
+    Queue(NOTIFICATIONS, connection=redis).enqueue_call(
+        **dispatch_job_spec(notification_id)
     )
     log.info("queued %s", job_id)
     return True

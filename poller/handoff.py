@@ -23,9 +23,8 @@ from rq.job import Job, JobStatus
 
 from app.queue import (
     DISPATCH_JOB,
-    DISPATCH_TIMEOUT,
-    FAILED_TTL,
     NOTIFICATIONS,
+    dispatch_job_spec,
     notification_job_id,
 )
 
@@ -141,14 +140,7 @@ def _enqueue_batch(redis: Redis, queue: Queue, ids: Sequence[int]) -> int:
 def _job(queue: Queue, notification_id: int) -> Job:
     """The job exactly as ``app.queue.enqueue_notification`` builds it."""
     return queue.create_job(
-        DISPATCH_JOB,
-        args=(notification_id,),
-        job_id=notification_job_id(notification_id),
-        description=f"dispatch notification {notification_id}",
-        timeout=DISPATCH_TIMEOUT,
-        failure_ttl=FAILED_TTL,
-        meta={"notification_id": notification_id},
-        status=JobStatus.QUEUED,
+        **dispatch_job_spec(notification_id), status=JobStatus.QUEUED
     )
 
 

@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from rq import Queue
@@ -158,13 +157,18 @@ def test_follow_mode_stops_cleanly_on_sigterm(
     db, redis_url, database_url, anvil, epns, tmp_path
 ):
     chains = write_chains_file(tmp_path / "chains.json", epns, anvil)
-    proc = _poller(
-        _env(database_url, redis_url, chains), "--follow", "--interval", "0.2"
-    )
-    time.sleep(2)
+    env = _env(database_url, redis_url, chains, LOG_LEVEL="DEBUG")
+    proc = _poller(env, "--follow", "--interval", "0.2")
+
+    # Stop it once it is following: after its second pass, idle or not.
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if sum("chain 31337: done" in s for s in seen) == 2:
+            break
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0
-    assert proc.stdout.read().count("chain 31337: done") >= 2
+
+    assert proc.wait(30) == 0, "".join(seen[-20:])
 
 
 def _backfill(driver, blocks: int, per_block: int) -> None:
