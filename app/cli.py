@@ -133,7 +133,7 @@ def devices(wallet: str) -> None:
 @click.argument("device_id", type=int)
 def test_push(device_id: int) -> None:
     """Send a test push to one device token, by its id from `devices`."""
-    from app.jobs.test_push import send_test_push
+    from app.jobs.probe import send_test_push
 
     row = DeviceToken.get_or_none(DeviceToken.id == device_id)
     if row is None:
