@@ -16,7 +16,7 @@ from app.models import Notification
 from tests.dispatch import helpers as h
 from tests.dispatch.conftest import configure_worker
 
-SAMPLES = Path("/work/shared/epns/samples")
+SAMPLES = Path(__file__).parent / "samples"
 
 
 def test_cids_match_ipfs_add():
