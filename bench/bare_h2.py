@@ -13,10 +13,13 @@ import json
 import ssl
 import time
 import uuid
+from functools import partial
 
 import h2.config
 import h2.connection
 import h2.events
+
+from app.jobs.apns import HPACK_TABLE, encode_headers
 
 
 class _Client(asyncio.Protocol):
@@ -24,8 +27,9 @@ class _Client(asyncio.Protocol):
         self.conn = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True)
         )
-        encode = self.conn.encoder.encode
-        self.conn.encoder.encode = lambda headers, huffman=True: encode(headers, False)
+        # The same header encoding (and table size) as our sender.
+        self.conn.encoder.encode = partial(encode_headers, self.conn.encoder.encode)
+        self.conn.encoder.header_table_size = HPACK_TABLE
         self.free = asyncio.Semaphore(streams)
         self.waiting: dict[int, asyncio.Future] = {}
         self.status: dict[int, int] = {}

@@ -160,7 +160,8 @@ def main() -> None:
     async def run() -> None:
         service = FakeApns(quiet=args.quiet, light=args.light)
         cert, key = write_certificate(args.cert_dir)
-        port = await FakeServer(service, server_context(cert, key)).serve(args.port)
+        server = FakeServer(service, server_context(cert, key), checks=not args.light)
+        port = await server.serve(args.port)
         control = await FakeServer(service).serve(args.control_port)
         print(
             f"fake APNs listening on https://127.0.0.1:{port} (CA {cert}); "

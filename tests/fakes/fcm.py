@@ -135,7 +135,9 @@ def main() -> None:
     args = parser.parse_args()
 
     async def run() -> None:
-        server = FakeServer(FakeFcm(quiet=args.quiet, light=args.light))
+        server = FakeServer(
+            FakeFcm(quiet=args.quiet, light=args.light), checks=not args.light
+        )
         port = await server.serve(args.port)
         print(f"fake FCM listening on http://127.0.0.1:{port}", flush=True)
         await asyncio.Event().wait()
