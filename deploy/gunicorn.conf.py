@@ -27,7 +27,7 @@ max_requests = 20000
 max_requests_jitter = 2000
 # Each worker builds the app, and so its database pool, after the fork.
 preload_app = False
-# gunicorn 27 otherwise creates ~/.gunicorn/gunicorn.ctl (STACK.md).
+# gunicorn 27 otherwise creates ~/.gunicorn/gunicorn.ctl.
 control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
