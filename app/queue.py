@@ -24,6 +24,15 @@ DISPATCH_JOB = "app.jobs.dispatch.dispatch_notification"
 DISPATCH_TIMEOUT = 600
 FAILED_TTL = 7 * 24 * 3600
 
+
+def dispatch_retry() -> Retry:
+    """Retried only when the payload storage was unreachable or the worker
+    died; the job itself decides, and the ledger keeps it idempotent. Every
+    path that queues a dispatch job uses it, so none loses a notification
+    to one outage or one killed worker."""
+    return Retry(max=3, interval=[30, 120, 600])
+
+
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
@@ -56,9 +65,7 @@ def enqueue_notification(redis: Redis, notification_id: int) -> bool:
         description=f"dispatch notification {notification_id}",
         job_timeout=DISPATCH_TIMEOUT,
         failure_ttl=FAILED_TTL,
-        # Retried only when the payload storage was unreachable or the worker
-        # died; the job itself decides, and the ledger keeps it idempotent.
-        retry=Retry(max=3, interval=[30, 120, 600]),
+        retry=dispatch_retry(),
         meta={"notification_id": notification_id},
     )
     log.info("queued %s", job_id)

@@ -26,6 +26,7 @@ from app.queue import (
     DISPATCH_TIMEOUT,
     FAILED_TTL,
     NOTIFICATIONS,
+    dispatch_retry,
     notification_job_id,
 )
 
@@ -149,6 +150,7 @@ def _job(queue: Queue, notification_id: int) -> Job:
         failure_ttl=FAILED_TTL,
         meta={"notification_id": notification_id},
         status=JobStatus.QUEUED,
+        retry=dispatch_retry(),
     )
 
 

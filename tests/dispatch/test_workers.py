@@ -161,3 +161,35 @@ def test_big_audience_fans_out_to_two_workers(worker, fakes, redis, settings):
     }
     assert len(names) == 2, names
     assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
+
+
+@pytest.mark.slow
+def test_poller_queued_job_of_a_killed_worker_is_retried(
+    worker, fakes, redis, settings
+):
+    """The job the poller hands off, abandoned by a SIGKILLed worker, runs
+    again: the notification, already dispatched, is never re-queued by the
+    poller, so without RQ's retry its open deliveries would stay unsent."""
+    from rq.registry import StartedJobRegistry
+
+    from app.queue import NOTIFICATIONS, notification_job_id
+    from poller.handoff import enqueue_notifications
+
+    tokens = setup_audience(3)
+    fakes.apns.script.add(tokens[2], [{"kind": "slow", "delay": 120}])
+    n = h.notify(h.direct("1"))
+    assert enqueue_notifications(redis, [n.id]) == 1
+    proc = start_worker(
+        worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications"
+    )
+    try:
+        wait_for(lambda: fakes.apns.count >= 3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    registry = StartedJobRegistry(NOTIFICATIONS, connection=redis)
+    registry.cleanup(timestamp=time.time() + 24 * 3600)  # its heartbeat ran out
+    job = Job.fetch(notification_job_id(n.id), connection=redis)
+    assert job.get_status() in ("scheduled", "queued"), job.get_status()
+    assert job.retries_left == 2
