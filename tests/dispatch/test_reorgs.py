@@ -1,0 +1,49 @@
+"""Reorganisations that reach notifications already handed to dispatch."""
+
+from __future__ import annotations
+
+from app.jobs import ledger
+from app.jobs.dispatch import dispatch_notification, send_batch
+from app.models import Notification
+from tests.dispatch import helpers as h
+from tests.dispatch.conftest import configure_worker
+from tests.poller_support import CHANNEL, chain_config, run_pass
+
+WALLETS = ["0x" + f"{n:02x}" * 20 for n in (0xA1, 0xA2, 0xA3)]
+
+
+def test_reorg_after_fan_out_stops_the_batches_not_yet_sent(
+    db, redis, settings, fakes, anvil, epns, driver
+):
+    """Nothing from a block that was reorganised away is pushed once detected,
+    even when its notification was already split into push batches."""
+    configure_worker(settings, fakes, PUSH_BATCH_SIZE="1")
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    for wallet in WALLETS:
+        driver.subscribe(CHANNEL, wallet)
+    driver.mine(2)
+    driver.send_notification(CHANNEL, CHANNEL, h.direct("1"))
+    driver.mine(1)
+    chain = chain_config(epns, anvil, confirmations=1)
+    assert run_pass(chain, redis).outcome == "done"
+    tokens = h.tokens(len(WALLETS))
+    for wallet, token in zip(WALLETS, tokens, strict=True):
+        h.register(wallet, token)
+    note = Notification.get()
+    assert dispatch_notification(note.id)["outcome"] == "fanned out"
+    ranges = ledger.open_ranges(note.id, 1)
+    assert len(ranges) == 3
+
+    send_batch(note.id, *ranges[0])  # one batch ran before the reorg
+    assert fakes.apns.count == 1
+
+    driver.reorg(2)  # the notification's block and the one above it
+    driver.mine(1)
+    assert run_pass(chain, redis).outcome == "done"
+
+    for first, last in ranges[1:]:
+        send_batch(note.id, first, last)  # queued before the reorg
+    assert dispatch_notification(note.id)  # a retried dispatch job
+    assert fakes.apns.count == 1
+    assert Notification.get_by_id(note.id).status == "cancelled"
+    assert ledger.open_ranges(note.id, 1) == []  # no row left claimed
