@@ -44,6 +44,14 @@ def notification_job_id(notification_id: int) -> str:
     return f"notification-{notification_id}"
 
 
+def is_live(redis: Redis, job_id: str) -> bool:
+    """Whether the job is queued, running, deferred or scheduled."""
+    try:
+        return Job.fetch(job_id, connection=redis).get_status() in _LIVE
+    except NoSuchJobError:
+        return False
+
+
 def enqueue_notification(redis: Redis, notification_id: int) -> bool:
     """Queue the dispatch job unless one for this notification is live.
 
@@ -51,12 +59,9 @@ def enqueue_notification(redis: Redis, notification_id: int) -> bool:
     same id is replaced: the dispatch job itself is idempotent.
     """
     job_id = notification_job_id(notification_id)
-    try:
-        if Job.fetch(job_id, connection=redis).get_status() in _LIVE:
-            log.debug("job %s already live, not queued again", job_id)
-            return False
-    except NoSuchJobError:
-        pass
+    if is_live(redis, job_id):
+        log.debug("job %s already live, not queued again", job_id)
+        return False
 
     Queue(NOTIFICATIONS, connection=redis).enqueue(
         DISPATCH_JOB,
