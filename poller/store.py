@@ -19,8 +19,6 @@ from app.db import database, is_mysql
 from app.models import (
     ChainEvent,
     Checkpoint,
-    Delivery,
-    DeliveryStatus,
     Notification,
     NotificationStatus,
     utcnow,
@@ -141,20 +139,15 @@ def rollback_to(chain_id: int, current: Position, ancestor: Position) -> int:
         ids = [row.id for row in orphans]
         cancelled = 0
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+            # Delivery rows stay as they are: if the transaction is mined
+            # again, the revived notification sends the ones still open.
             cancelled += (
                 Notification.update(
                     status=NotificationStatus.CANCELLED, reason=REORG_REASON
                 )
-                .where(Notification.id.in_(chunk))
+                .where(Notification.id.in_(ids[start : start + 500]))
                 .execute()
             )
-            Delivery.update(
-                status=DeliveryStatus.FAILED, last_error=REORG_REASON
-            ).where(
-                Delivery.notification.in_(chunk)
-                & Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.RETRY))
-            ).execute()
         ChainEvent.delete().where(
             (ChainEvent.chain_id == chain_id)
             & (ChainEvent.block_number > ancestor.number)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from app.jobs import ledger
 from app.jobs.dispatch import dispatch_notification, send_batch
 from app.models import Notification
+from poller.decode import Event
+from poller.store import Position, advance, commit_range, rollback_to
 from tests.dispatch import helpers as h
 from tests.dispatch.conftest import configure_worker
 from tests.poller_support import CHANNEL, chain_config, run_pass
@@ -46,4 +50,48 @@ def test_reorg_after_fan_out_stops_the_batches_not_yet_sent(
     assert dispatch_notification(note.id)  # a retried dispatch job
     assert fakes.apns.count == 1
     assert Notification.get_by_id(note.id).status == "cancelled"
-    assert ledger.open_ranges(note.id, 1) == []  # no row left claimed
+
+
+def _send_notification(block: int, block_hash: str) -> Event:
+    return Event(
+        chain_id=h.CHAIN,
+        block_number=block,
+        block_hash=block_hash,
+        tx_hash="0x" + "7e" * 32,
+        log_index=0,
+        contract="0x" + "ee" * 20,
+        name="SendNotification",
+        signature="SendNotification(address,address,bytes)",
+        args={"channel": h.CHANNEL, "recipient": h.CHANNEL, "identity": h.direct()},
+    )
+
+
+def test_dispatched_transaction_orphaned_then_mined_again_reaches_everyone_once(
+    db, redis, settings, fakes
+):
+    configure_worker(settings, fakes, PUSH_BATCH_SIZE="1")
+    h.make_channel()
+    h.subscribe(WALLETS)
+    tokens = h.tokens(len(WALLETS))
+    for wallet, token in zip(WALLETS, tokens, strict=True):
+        h.register(wallet, token)
+    fork = Position(99, "0x" + "99" * 32, ((99, "0x" + "99" * 32),), stored=True)
+    orphan = advance(fork, [(100, "0x" + "aa" * 32)])
+    commit_range(
+        h.CHAIN, Position(99, None), orphan, [_send_notification(100, "0x" + "aa" * 32)]
+    )
+    note = Notification.get()
+    assert dispatch_notification(note.id)["outcome"] == "fanned out"
+    ranges = ledger.open_ranges(note.id, 1)
+    send_batch(note.id, *ranges[0])
+
+    rollback_to(h.CHAIN, orphan, fork)
+    assert Notification.get_by_id(note.id).status == "cancelled"
+    canonical = advance(fork, [(100, "0x" + "bb" * 32), (101, "0x" + "cc" * 32)])
+    commit_range(h.CHAIN, fork, canonical, [_send_notification(101, "0x" + "cc" * 32)])
+    assert Notification.get_by_id(note.id).status == "pending"
+
+    dispatch_notification(note.id)
+    for first, last in ledger.open_ranges(note.id, 1):
+        send_batch(note.id, first, last)
+    assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
