@@ -142,10 +142,27 @@ def _send_range(notification: Notification, first_id: int, last_id: int) -> Tall
     if not rows:
         return Tally()
     messages = _messages(notification)
-    tally = send_rows(notification.id, rows, messages, state.senders, state.config)
+    tally = send_rows(
+        notification.id,
+        rows,
+        messages,
+        state.senders,
+        state.config,
+        wanted=lambda: _still_dispatched(notification.id),
+    )
     if tally.defer_seconds is not None:
         _reschedule(notification.id, first_id, last_id, tally.defer_seconds)
     return tally
+
+
+def _still_dispatched(notification_id: int) -> bool:
+    """False once a reorg has cancelled the notification."""
+    return (
+        Notification.select(Notification.status)
+        .where(Notification.id == notification_id)
+        .scalar()
+        == NotificationStatus.DISPATCHED
+    )
 
 
 def _messages(notification: Notification) -> Messages:

@@ -95,3 +95,41 @@ def test_dispatched_transaction_orphaned_then_mined_again_reaches_everyone_once(
     for first, last in ledger.open_ranges(note.id, 1):
         send_batch(note.id, first, last)
     assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
+
+
+def test_reorg_during_a_send_stops_the_windows_not_yet_started(
+    db, redis, settings, fakes
+):
+    import threading
+    import time
+
+    from app.db import database
+
+    configure_worker(settings, fakes)
+    h.make_channel()
+    wallets = [h.wallet(i + 1) for i in range(3000)]
+    h.subscribe(wallets)
+    tokens = h.tokens(3000)
+    h.register_many([(w, t, "ios") for w, t in zip(wallets, tokens, strict=True)])
+    # Every answer takes a second: windows one and two are in flight
+    # together when the reorg is detected.
+    fakes.apns.script.add("*", [{"kind": "slow", "delay": 1, "times": 0}])
+    fork = Position(99, "0x" + "99" * 32, ((99, "0x" + "99" * 32),), stored=True)
+    orphan = advance(fork, [(100, "0x" + "aa" * 32)])
+    event = _send_notification(100, "0x" + "aa" * 32)
+    commit_range(h.CHAIN, Position(99, None), orphan, [event])
+    note = Notification.get()
+
+    def dispatch():
+        with database.connection_context():
+            dispatch_notification(note.id)
+
+    sender = threading.Thread(target=dispatch)
+    sender.start()
+    time.sleep(0.5)
+    rollback_to(h.CHAIN, orphan, fork)
+    sender.join(60)
+
+    assert len(fakes.apns.received) <= 2000  # the two windows already sent
+    assert Notification.get_by_id(note.id).status == "cancelled"
+    assert ledger.open_ranges(note.id, 5000) != []  # the rest never left
