@@ -15,6 +15,13 @@ from eth_utils import is_checksum_address
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
+def is_number(text: str) -> bool:
+    """Plain ASCII digits only: ``str.isdigit`` also takes superscripts,
+    which ``int`` refuses, and other scripts' digits, which no protocol
+    field we read allows."""
+    return text.isascii() and text.isdigit()
+
+
 class InvalidAddress(ValueError):
     """The value is not an Ethereum address in any accepted form."""
 
@@ -34,7 +41,7 @@ def split_caip10(value: str) -> tuple[int | None, str]:
         return None, parts[0]
     if len(parts) == 2 and parts[0].lower() == "eip155":
         return None, parts[1]
-    if len(parts) == 3 and parts[0].lower() == "eip155" and parts[1].isdigit():
+    if len(parts) == 3 and parts[0].lower() == "eip155" and is_number(parts[1]):
         return int(parts[1]), parts[2]
     raise InvalidAddress(f"not an address or CAIP-10 account: {value[:60]!r}")
 

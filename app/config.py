@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from app.addresses import InvalidAddress, normalize_address
+from app.addresses import InvalidAddress, is_number, normalize_address
 
 ROOT = Path(__file__).resolve().parent.parent
 # Local state (SQLite file, sockets, logs); tests point it elsewhere.
@@ -416,7 +416,7 @@ def _positive(environ: Mapping[str, str], key: str, default: int) -> int:
     raw = environ.get(key)
     if not raw:
         return default
-    if not raw.strip().isdigit() or int(raw) < 1:
+    if not is_number(raw.strip()) or int(raw) < 1:
         raise ConfigError(f"{key}: expected a positive integer, got {raw!r}")
     return int(raw)
 
@@ -452,7 +452,7 @@ def _rpc_map(environ: Mapping[str, str], key: str) -> dict[int, str]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{key}: not valid JSON ({exc})") from None
     if not isinstance(items, dict) or not all(
-        str(k).isdigit() and isinstance(v, str) and v for k, v in items.items()
+        is_number(str(k)) and isinstance(v, str) and v for k, v in items.items()
     ):
         raise ConfigError(f"{key}: expected an object of chain id to RPC URL")
     return {int(k): v for k, v in items.items()}

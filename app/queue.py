@@ -24,6 +24,15 @@ DISPATCH_JOB = "app.jobs.dispatch.dispatch_notification"
 DISPATCH_TIMEOUT = 600
 FAILED_TTL = 7 * 24 * 3600
 
+
+def dispatch_retry() -> Retry:
+    """Retried only when the payload storage was unreachable or the worker
+    died; the job itself decides, and the ledger keeps it idempotent. Every
+    path that queues a dispatch job uses it, so none loses a notification
+    to one outage or one killed worker."""
+    return Retry(max=3, interval=[30, 120, 600])
+
+
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
@@ -48,11 +57,17 @@ def dispatch_job_spec(notification_id: int) -> dict:
         "description": f"dispatch notification {notification_id}",
         "timeout": DISPATCH_TIMEOUT,
         "failure_ttl": FAILED_TTL,
-        # Retried only when the payload storage was unreachable or the worker
-        # died; the job itself decides, and the ledger keeps it idempotent.
-        "retry": Retry(max=3, interval=[30, 120, 600]),
+        "retry": dispatch_retry(),
         "meta": {"notification_id": notification_id},
     }
+
+
+def is_live(redis: Redis, job_id: str) -> bool:
+    """Whether the job is queued, running, deferred or scheduled."""
+    try:
+        return Job.fetch(job_id, connection=redis).get_status() in _LIVE
+    except NoSuchJobError:
+        return False
 
 
 def enqueue_notification(redis: Redis, notification_id: int) -> bool:
@@ -62,12 +77,9 @@ def enqueue_notification(redis: Redis, notification_id: int) -> bool:
     same id is replaced: the dispatch job itself is idempotent.
     """
     job_id = notification_job_id(notification_id)
-    try:
-        if Job.fetch(job_id, connection=redis).get_status() in _LIVE:
-            log.debug("job %s already live, not queued again", job_id)
-            return False
-    except NoSuchJobError:
-        pass
+    if is_live(redis, job_id):
+        log.debug("job %s already live, not queued again", job_id)
+        return False
 
     Queue(NOTIFICATIONS, connection=redis).enqueue_call(
         **dispatch_job_spec(notification_id)

@@ -118,13 +118,23 @@ def register(wallet: str, form: DeviceForm) -> Registration:
     row), which is atomic by itself, so no transaction is opened: a re-sent
     registration, the app's most common call, costs a single SELECT.
     """
-    try:
-        return _upsert(wallet, form)
-    except pw.IntegrityError:
-        # Another request inserted the same token between our read and our
-        # insert; it exists now, so the second pass finds and updates it.
-        log.info("token %s inserted concurrently, retrying", short(form.token))
-        return _upsert(wallet, form)
+    for _ in range(2):
+        try:
+            return _upsert(wallet, form)
+        except pw.IntegrityError as exc:
+            # Another request inserted the token between our read and our
+            # insert, or deleted it between our read and our update: the next
+            # pass sees what is stored now.
+            log.info(
+                "token %s changed concurrently (%s), retrying", short(form.token), exc
+            )
+    return _upsert(wallet, form)
+
+
+class _Vanished(pw.IntegrityError):
+    """The row read a moment ago is gone: its UPDATE changed nothing.
+
+    An IntegrityError, so a third collision answers 409 ``conflict``."""
 
 
 def _upsert(wallet: str, form: DeviceForm) -> Registration:
@@ -142,8 +152,8 @@ def _upsert(wallet: str, form: DeviceForm) -> Registration:
     outcome = Outcome.UPDATED if row.wallet == wallet else Outcome.MOVED
     if outcome is Outcome.MOVED:
         log.info("token %s moves from %s to %s", short(row.token), row.wallet, wallet)
-    row.wallet = wallet
-    _apply(row, form)
+    if not _apply(row, form, wallet):
+        raise _Vanished(form.token)
     return Registration(row, outcome)
 
 
@@ -223,7 +233,8 @@ def update_device(
 
         if form.token != row.token:
             _take_over(wallet, form.token)
-        _apply(row, form)
+        if not _apply(row, form, wallet):
+            raise NotFound("not_found", "no such device token")
         log.info("updated device %s of %s (token %s)", row.id, wallet, short(row.token))
         return Registration(row, Outcome.UPDATED)
 
@@ -231,7 +242,8 @@ def update_device(
 def delete_device(wallet: str, ref: str) -> None:
     with write_transaction():
         row = _owned(wallet, ref)
-        _remove(row, "deleted_by_wallet")
+        if not _remove(row, "deleted_by_wallet"):
+            raise NotFound("not_found", "no such device token")
     log.info("deleted device %s of %s (token %s)", row.id, wallet, short(row.token))
 
 
@@ -239,10 +251,9 @@ def delete_all(wallet: str) -> int:
     """Forget every device of ``wallet`` (log out everywhere)."""
     with write_transaction():
         rows = list(DeviceToken.select().where(DeviceToken.wallet == wallet))
-        for row in rows:
-            _remove(row, "logout")
-    log.info("deleted all %d device(s) of %s", len(rows), wallet)
-    return len(rows)
+        count = sum(_remove(row, "logout") for row in rows)
+    log.info("deleted all %d device(s) of %s", count, wallet)
+    return count
 
 
 def _owned(wallet: str, ref: str) -> DeviceToken:
@@ -283,19 +294,46 @@ def _same(row: DeviceToken, form: DeviceForm) -> bool:
     )
 
 
-def _apply(row: DeviceToken, form: DeviceForm) -> None:
-    row.token = form.token
-    row.platform = form.platform.value
-    row.voip_token = form.voip_token
-    row.updated_at = utcnow()
-    row.save()
+# Writes name the row by id *and* the wallet it was read with: a row read a
+# moment ago (or in an older snapshot, on InnoDB) may since have been
+# deleted or moved to another wallet, and must then be left alone.
 
 
-def _remove(row: DeviceToken, reason: str) -> None:
+def _apply(row: DeviceToken, form: DeviceForm, wallet: str) -> bool:
+    """Write ``form`` for ``wallet`` into the row as read; False if it changed."""
+    now = utcnow()
+    changed = (
+        DeviceToken.update(
+            wallet=wallet,
+            token=form.token,
+            platform=form.platform.value,
+            voip_token=form.voip_token,
+            updated_at=now,
+        )
+        .where((DeviceToken.id == row.id) & (DeviceToken.wallet == row.wallet))
+        .execute()
+    )
+    if changed != 1:
+        return False
+    row.wallet, row.token = wallet, form.token
+    row.platform, row.voip_token = form.platform.value, form.voip_token
+    row.updated_at = now
+    return True
+
+
+def _remove(row: DeviceToken, reason: str) -> bool:
+    """Delete the row as read and keep why; False if it changed meanwhile."""
+    gone = (
+        DeviceToken.delete()
+        .where((DeviceToken.id == row.id) & (DeviceToken.wallet == row.wallet))
+        .execute()
+    )
+    if gone != 1:
+        return False
     RemovedToken.create(
         token_suffix=row.token[-8:],
         wallet=row.wallet,
         platform=row.platform,
         reason=reason,
     )
-    row.delete_instance()
+    return True

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 RING = 128  # recent (number, hash) pairs kept for reorg detection
 INSERT_CHUNK = 2000
 REORG_REASON = "reorg"
+_UNSENT = (NotificationStatus.PENDING, NotificationStatus.DISPATCHED)
 
 
 class ConcurrentRun(RuntimeError):
@@ -128,17 +129,25 @@ def rollback_to(chain_id: int, current: Position, ancestor: Position) -> int:
         records = [r for row in orphaned for r in json.loads(row.undo)]
         undo_records(records)
 
-        cancelled = (
-            Notification.update(
-                status=NotificationStatus.CANCELLED, reason=REORG_REASON
-            )
-            .where(
-                (Notification.chain_id == chain_id)
-                & (Notification.block_number > ancestor.number)
-                & (Notification.status == NotificationStatus.PENDING)
-            )
-            .execute()
+        # Dispatched ones too: their push batches may still be queued or
+        # rescheduled, and each checks the status before sending.
+        orphans = Notification.select(Notification.id).where(
+            (Notification.chain_id == chain_id)
+            & (Notification.block_number > ancestor.number)
+            & Notification.status.in_(_UNSENT)
         )
+        ids = [row.id for row in orphans]
+        cancelled = 0
+        for start in range(0, len(ids), 500):
+            # Delivery rows stay as they are: if the transaction is mined
+            # again, the revived notification sends the ones still open.
+            cancelled += (
+                Notification.update(
+                    status=NotificationStatus.CANCELLED, reason=REORG_REASON
+                )
+                .where(Notification.id.in_(ids[start : start + 500]))
+                .execute()
+            )
         ChainEvent.delete().where(
             (ChainEvent.chain_id == chain_id)
             & (ChainEvent.block_number > ancestor.number)

@@ -36,7 +36,7 @@ from app.jobs.payload import BROADCAST, Payload, resolve_payload
 from app.jobs.sending import Messages, Tally, send_rows
 from app.logs import bind, notification_ids
 from app.models import Notification, NotificationStatus, utcnow
-from app.queue import PUSHES, connect_redis
+from app.queue import PUSHES, connect_redis, is_live
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,11 @@ def dispatch_notification(notification_id: int) -> dict:
                 return _unavailable(notification, str(exc))
             update_job_meta(channel=notification.channel, audience=audience)
 
-        ranges = ledger.open_ranges(notification_id, current().config.batch_size)
-        if len(ranges) > 1:
+        size = current().config.batch_size
+        ranges = ledger.open_ranges(notification_id, size)
+        # Once fanned out, always fanned out: a batch may still be queued or
+        # in flight on another worker, and only its job may send its rows.
+        if len(ranges) > 1 or ledger.batch_count(notification_id, size) > 1:
             return _fan_out(notification, ranges)
         tally = _send_range(notification, *(ranges[0] if ranges else (0, -1)))
         return _finish(notification, tally)
@@ -139,10 +142,27 @@ def _send_range(notification: Notification, first_id: int, last_id: int) -> Tall
     if not rows:
         return Tally()
     messages = _messages(notification)
-    tally = send_rows(notification.id, rows, messages, state.senders, state.config)
+    tally = send_rows(
+        notification.id,
+        rows,
+        messages,
+        state.senders,
+        state.config,
+        wanted=lambda: _still_dispatched(notification.id),
+    )
     if tally.defer_seconds is not None:
         _reschedule(notification.id, first_id, last_id, tally.defer_seconds)
     return tally
+
+
+def _still_dispatched(notification_id: int) -> bool:
+    """False once a reorg has cancelled the notification."""
+    return (
+        Notification.select(Notification.status)
+        .where(Notification.id == notification_id)
+        .scalar()
+        == NotificationStatus.DISPATCHED
+    )
 
 
 def _messages(notification: Notification) -> Messages:
@@ -156,14 +176,19 @@ def _messages(notification: Notification) -> Messages:
 
 
 def _fan_out(notification: Notification, ranges: list[tuple[int, int]]) -> dict:
-    queue = Queue(PUSHES, connection=_redis())
+    redis = _redis()
+    queue = Queue(PUSHES, connection=redis)
     for first_id, last_id in ranges:
+        job_id = f"push-{notification.id}-{first_id}"
+        if is_live(redis, job_id):
+            log.info("batch %s still queued or running: not queued again", job_id)
+            continue
         queue.enqueue(
             BATCH_JOB,
             notification.id,
             first_id,
             last_id,
-            job_id=f"push-{notification.id}-{first_id}",
+            job_id=job_id,
             description=(
                 f"push notification {notification.id} "
                 f"from {notification.channel}: deliveries {first_id}-{last_id}"

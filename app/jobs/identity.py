@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from app.addresses import is_number
+
 
 class Skip(Exception):
     """The notification cannot or must not be pushed; the reason is stored."""
@@ -54,10 +56,11 @@ def parse_identity(raw: bytes, block_number: int, cutover_block: int) -> Identit
         raise Skip("identity is not UTF-8") from None
 
     head, sep, rest = text.partition("+")
-    if not sep or not head.strip().isdigit():
+    head = head.strip()
+    if not sep or not is_number(head):
         raise Skip(f"identity has no '<number>+' prefix: {text[:40]!r}")
     if block_number < cutover_block:
-        return _legacy(head.strip(), rest)
+        return _legacy(head, rest)
     return _current(int(head), rest)
 
 

@@ -62,17 +62,31 @@ def claim(notification_id: int, devices: Iterable[Device]) -> int:
 
 
 def open_ranges(notification_id: int, size: int) -> list[tuple[int, int]]:
-    """Inclusive id ranges of at most ``size`` open rows, for push batches."""
-    ids = [
-        row_id
-        for (row_id,) in Delivery.select(Delivery.id)
-        .where((Delivery.notification == notification_id) & Delivery.status.in_(OPEN))
+    """The push batches of a notification that still have open rows.
+
+    Batches are inclusive id ranges of ``size`` ledger rows, open or not, so
+    a batch keeps its bounds (and its job id) for the notification's life:
+    a dispatch run again after fanning out names the same batches, and can
+    see which of them are still queued or being sent.
+    """
+    rows = list(
+        Delivery.select(Delivery.id, Delivery.status)
+        .where(Delivery.notification == notification_id)
         .order_by(Delivery.id)
         .tuples()
-    ]
+    )
+    batches = [rows[i : i + size] for i in range(0, len(rows), size)]
     return [
-        (ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)
+        (batch[0][0], batch[-1][0])
+        for batch in batches
+        if any(status in OPEN for _, status in batch)
     ]
+
+
+def batch_count(notification_id: int, size: int) -> int:
+    """How many push batches the notification's audience makes."""
+    rows = Delivery.select().where(Delivery.notification == notification_id).count()
+    return -(-rows // size)
 
 
 def open_rows(notification_id: int, first_id: int, last_id: int) -> list[Delivery]:

@@ -20,6 +20,8 @@ APP_DATA_TYPE = "PUSH_NOTIFICATION_CHANNEL"
 ELLIPSIS = "…"
 # Channel icons are often data URIs of many kilobytes: only URLs travel.
 MAX_ICON_URL = 512
+# The channel name inside ``details`` when even that must shrink to fit.
+MAX_APP_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,19 @@ def display_title(channel: ChannelInfo, payload: Payload) -> str:
 def fcm_message(payload: Payload, channel: ChannelInfo, notification_id: int) -> dict:
     """The FCM v1 ``message`` without its ``token``, shortened to fit."""
 
-    def build(title: str, body: str, extra: dict[str, str]) -> dict:
+    def build(title: str, body: str, extra: dict[str, str], media: bool) -> dict:
         return {
             "notification": {"title": title, "body": body},
             "data": {
                 "type": APP_DATA_TYPE,
-                "details": _details(payload, channel),
+                "details": _details(payload, channel, media),
                 "sid": str(notification_id),
                 **extra,
             },
             "android": {
                 "priority": "high",
                 "collapse_key": collapse_id(notification_id),
-                "notification": _android_image(payload),
+                "notification": _android_image(payload) if media else {},
             },
             "apns": {
                 "headers": {
@@ -79,7 +81,7 @@ def fcm_message(payload: Payload, channel: ChannelInfo, notification_id: int) ->
 def apns_payload(payload: Payload, channel: ChannelInfo, notification_id: int) -> dict:
     """The APNs JSON body, shortened to fit."""
 
-    def build(title: str, body: str, extra: dict[str, str]) -> dict:
+    def build(title: str, body: str, extra: dict[str, str], media: bool) -> dict:
         return {
             "aps": {
                 "alert": {"title": title, "body": body},
@@ -88,7 +90,7 @@ def apns_payload(payload: Payload, channel: ChannelInfo, notification_id: int) -
                 "sound": "default",
             },
             "type": APP_DATA_TYPE,
-            "details": _details(payload, channel),
+            "details": _details(payload, channel, media),
             "sid": str(notification_id),
             **extra,
         }
@@ -132,25 +134,34 @@ def _joins_previous(char: str) -> bool:
 
 
 def _fit(build, payload: Payload, channel: ChannelInfo, limit: int, size) -> dict:
+    """The message, shortened until its bytes as sent are within ``limit``."""
     title = display_title(channel, payload)
     body = payload.body
     extra = {k: v for k, v in payload.data.items() if k in ("asub", "amsg", "acta")}
-    message = build(title, body, extra)
+    media = True
+    message = build(title, body, extra, media)
     if size(message) <= limit:
         return message
 
     # Drop the long optional fields first: the app shows title and body.
     extra = {k: v for k, v in extra.items() if k == "acta"}
-    message = build(title, body, extra)
+    message = build(title, body, extra, media)
     if size(message) <= limit:
         return message
 
-    body = _shrink(lambda b: build(title, b, extra), body, limit, size)
-    message = build(title, body, extra)
+    # A link or image that leaves no room even for an empty text goes too
+    # (the link first); then the channel name inside ``details`` is cut.
+    if size(build("", "", extra, media)) > limit:
+        extra = {}
+    if size(build("", "", extra, media)) > limit:
+        media = False
+
+    body = _shrink(lambda b: build(title, b, extra, media), body, limit, size)
+    message = build(title, body, extra, media)
     if size(message) <= limit:
         return message
-    title = _shrink(lambda t: build(t, "", extra), title, limit, size)
-    return build(title, "", extra)
+    title = _shrink(lambda t: build(t, "", extra, media), title, limit, size)
+    return build(title, "", extra, media)
 
 
 def _shrink(make, text: str, limit: int, size) -> str:
@@ -165,9 +176,16 @@ def _shrink(make, text: str, limit: int, size) -> str:
     return truncate(text, low) if low else ""
 
 
-def _details(payload: Payload, channel: ChannelInfo) -> str:
-    icon = channel.icon if _is_url(channel.icon) else None
-    info = {"icon": icon, "app": channel.name, "image": payload.data.get("aimg")}
+def _details(payload: Payload, channel: ChannelInfo, media: bool = True) -> str:
+    if media:
+        icon = channel.icon if _is_url(channel.icon) else None
+        info = {"icon": icon, "app": channel.name, "image": payload.data.get("aimg")}
+    else:
+        info = {
+            "icon": None,
+            "app": truncate(channel.name, MAX_APP_NAME),
+            "image": None,
+        }
     return json.dumps(
         {"subType": payload.type, "info": info},
         ensure_ascii=False,

@@ -8,6 +8,7 @@ transient answers are retried.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 
@@ -49,8 +50,10 @@ def classify_fcm(status: int, body: object, retry_after: str | None) -> Outcome:
     error = error if isinstance(error, dict) else {}
     details = error.get("details") or []
     details = [d for d in details if isinstance(d, dict)]
-    code = next((d["errorCode"] for d in details if "errorCode" in d), None)
-    code = code or error.get("status") or f"HTTP_{status}"
+    code = next(
+        (_str(d.get("errorCode")) for d in details if _str(d.get("errorCode"))), None
+    )
+    code = code or _str(error.get("status")) or f"HTTP_{status}"
     wait = _seconds(retry_after)
 
     if code == "INVALID_ARGUMENT" and _about_token(details):
@@ -94,7 +97,7 @@ _APNS_AUTH = {
 
 def classify_apns(status: int, reason: str | None, retry_after: str | None = None):
     """An APNs answer: HTTP status plus the ``reason`` of its JSON body."""
-    reason = reason or f"HTTP_{status}"
+    reason = _str(reason) or f"HTTP_{status}"
     if status == 200:
         return DELIVERED
     if status == 410 or reason in _APNS_DEAD:
@@ -111,10 +114,17 @@ def transport_failure(what: str) -> Outcome:
     return Outcome(Kind.RETRY, what[:120])
 
 
+def _str(value: object) -> str | None:
+    """A code or reason as the services document them: text, else nothing."""
+    return value if isinstance(value, str) and value else None
+
+
 def _seconds(value: str | None) -> float | None:
+    """Retry-After in seconds; an HTTP date, "inf" or "nan" counts as absent."""
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from app.addresses import is_number
 from app.jobs.identity import Identity, Skip, Storage
 from app.jobs.ipfs import Unavailable
 
@@ -132,7 +133,7 @@ def _etime(value: object) -> int | None:
         return None
     try:
         return int(float(str(value)))
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "inf", "1e400"
         raise Skip(f"data.etime is not a timestamp: {str(value)[:30]!r}") from None
 
 
@@ -156,7 +157,7 @@ def _recipients(value: object) -> tuple[str, ...]:
 def _from_subgraph(pointer: str, url_template: str) -> bytes:
     """Read a notification a channel published through its subgraph."""
     graph, sep, counter = pointer.partition("+")
-    if not graph.startswith("graph:") or not sep or not counter.strip().isdigit():
+    if not graph.startswith("graph:") or not sep or not is_number(counter.strip()):
         raise Skip(f"subgraph pointer not 'graph:<id>+<n>': {pointer[:60]!r}")
     url = url_template.format(id=graph[len("graph:") :])
     query = (

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from app import metrics
@@ -69,20 +69,27 @@ def send_rows(
     messages: Messages,
     senders: Senders,
     config: DispatchConfig,
+    wanted: Callable[[], bool] = lambda: True,
 ) -> Tally:
-    """Send until every row is final or only long waits remain."""
+    """Send until every row is final or only long waits remain.
+
+    ``wanted`` is asked before each new window: once it says no (the
+    notification was cancelled by a reorg meanwhile), the rows not yet sent
+    stay open and nothing more goes out.
+    """
     tally = Tally()
     renewed: set[tuple[str, str]] = set()
     pending = list(rows)
     while pending:
         retry: list[tuple[Delivery, Outcome]] = []
-        for results in _windows(pending, messages, senders, config, renewed):
+        windows = _windows(pending, messages, senders, config, renewed, wanted)
+        for results in windows:
             results = [_final(row, outcome, config) for row, outcome in results]
             ledger.record(notification_id, results)
             tally.add([outcome for _, outcome in results])
             _count(results)
             retry.extend(r for r in results if r[1].kind == Kind.RETRY)
-        if not retry:
+        if not retry or not wanted():
             break
 
         wait = backoff(retry, config)
@@ -115,7 +122,7 @@ def _final(row: Delivery, outcome: Outcome, config: DispatchConfig):
     return row, outcome
 
 
-def _windows(pending, messages, senders, config, renewed):
+def _windows(pending, messages, senders, config, renewed, wanted):
     """Yield each window's results while the next window is already sending.
 
     Writing one window's outcomes overlaps the network time of the next, so
@@ -124,6 +131,12 @@ def _windows(pending, messages, senders, config, renewed):
     timeout = config.send_timeout * 3 + 30
     in_flight = None
     for start in range(0, len(pending), WINDOW):
+        if not wanted():
+            log.info(
+                "notification no longer to be sent: %d rows left open",
+                len(pending) - start,
+            )
+            break
         window = pending[start : start + WINDOW]
         ledger.start_attempt(window)
         future = runtime.submit(_send_all(window, messages, senders, renewed))

@@ -235,6 +235,9 @@ def test_delete_one_then_all_logs_out(client, alice, alice_token):
     [
         ({"wallet": "0x1234"}, "invalid_address"),
         ({"wallet": "cosmos:1:0xabc"}, "invalid_address"),
+        # str.isdigit() takes superscripts and other digits int() refuses.
+        ({"wallet": "eip155:\u00b2:0x" + "ab" * 20}, "invalid_address"),
+        ({"wallet": "eip155:\u0661:0x" + "ab" * 20}, "invalid_address"),
         ({"wallet": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}, "bad_checksum"),
         ({"platform": "blackberry"}, "unsupported_platform"),
         ({"device_token": "abc"}, "bad_token"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -115,3 +116,38 @@ def test_switching_to_android_drops_the_voip_token(db):
 
     assert done.outcome == "updated"
     assert (done.device.platform, done.device.voip_token) == ("android", None)
+
+
+def test_registration_racing_a_delete_is_stored_when_it_says_so(db):
+    """Bob registers the token Alice is deleting: whatever the order, an
+    answer of created, moved or updated means Bob's row exists afterwards."""
+    bob = "0x" + "b0" * 20
+    lost = []
+    for i in range(40):
+        form = tokens.validate_device(apns_token(500 + i), "ios")
+        tokens.register(ALICE, form)
+        barrier = threading.Barrier(2)
+        answers = {}
+
+        def delete(form=form, barrier=barrier):
+            barrier.wait()
+            with (
+                database.connection_context(),
+                contextlib.suppress(NotFound, Forbidden),
+            ):
+                tokens.delete_device(ALICE, form.token)  # Bob's already: refused
+
+        def register(form=form, barrier=barrier, answers=answers):
+            barrier.wait()
+            with database.connection_context():
+                answers["bob"] = tokens.register(bob, form).outcome
+
+        threads = [threading.Thread(target=delete), threading.Thread(target=register)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        row = DeviceToken.get_or_none(DeviceToken.token == form.token)
+        if row is None or row.wallet != bob:
+            lost.append(answers["bob"])
+    assert lost == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.jobs.dispatch import dispatch_notification
+from app.jobs.outcomes import Kind, classify_apns, classify_fcm
 from app.models import Delivery, DeviceToken, RemovedToken
 from tests.dispatch import helpers as h
 
@@ -185,3 +186,32 @@ def test_jwt_and_oauth_tokens_are_reused_across_jobs(worker, fakes):
     jwts = {r["headers"]["authorization"] for r in fakes.apns.received}
     assert len(jwts) == 1
     assert fakes.fcm.oauth_tokens - oauth <= 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"details": [{"errorCode": ["UNREGISTERED"]}]}},
+        {"error": {"status": ["NOT_FOUND"]}},
+        {"error": {"details": [{"errorCode": {}}], "status": 7}},
+        {"error": {"details": "x"}},
+        [],
+        None,
+    ],
+)
+def test_fcm_answers_of_any_shape_are_classified_without_raising(body):
+    """A gateway or proxy answering odd JSON must not fail a whole window."""
+    assert classify_fcm(404, body, None).kind is Kind.FAILED
+    assert classify_fcm(503, body, None).kind is Kind.RETRY
+
+
+@pytest.mark.parametrize("reason", [["Unregistered"], {"a": 1}, 410, ""])
+def test_apns_reasons_of_any_shape_are_classified_without_raising(reason):
+    assert classify_apns(400, reason).kind is Kind.FAILED
+    assert classify_apns(410, reason).kind is Kind.DEAD
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "-inf"])
+def test_retry_after_that_is_no_number_of_seconds_is_ignored(value):
+    assert classify_fcm(503, {}, value).retry_after is None
+    assert classify_apns(429, "TooManyRequests", value).retry_after is None

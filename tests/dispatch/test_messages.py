@@ -7,10 +7,12 @@ import json
 from app.jobs.dispatch import dispatch_notification
 from app.jobs.messages import (
     APNS_LIMIT,
+    FCM_LIMIT,
     ChannelInfo,
     apns_payload,
     apns_size,
     fcm_message,
+    fcm_size,
     truncate,
 )
 from app.jobs.payload import Payload
@@ -78,3 +80,38 @@ def test_truncate_keeps_characters_whole():
     assert truncate("abcdef", 4) == "abc…"
     assert truncate("ab\u0301cdef", 3) == "a…"  # no orphan combining accent
     assert truncate("x👍\u200d🔥yyy", 4) == "x👍…"  # no dangling joiner
+
+
+def test_huge_link_or_image_is_never_sent_oversize(worker, fakes):
+    """D4's kind: every field of the payload counts, not only title and body.
+
+    A call-to-action link or image URL of 5,000 characters cannot fit; it is
+    left out and the notification still goes, under both limits."""
+    h.make_channel()
+    h.subscribe([h.wallet(1)])
+    h.register(h.wallet(1), "a" * 64, "ios")
+    h.register(h.wallet(1), "b" * 64, "android")
+    long_url = "https://example.com/" + "a" * 5000
+    for data in ({"acta": long_url}, {"aimg": long_url}, {"aimg": "€" * 1000}):
+        fakes.reset()
+        n = h.notify(h.direct("1", body="€" * 1400, **data))
+        result = dispatch_notification(n.id)
+        assert result["sent"] == 2, (data, result)
+        apns = fakes.apns.received[0]
+        assert apns["status"] == 200, (data, apns)
+        assert apns_size(apns["payload"]) <= APNS_LIMIT
+        assert apns["body"].startswith("€")
+        assert fakes.fcm.received[0]["status"] == 200
+
+
+def test_every_message_fits_whatever_its_fields():
+    long = "€" * 3000
+    channel = ChannelInfo("0x" + "c1" * 20, "N" * 255, icon="https://i/" + "a" * 400)
+    payload = Payload(
+        type="1",
+        title=long,
+        body=long,
+        data={"acta": long, "aimg": "https://" + long, "asub": long, "amsg": long},
+    )
+    assert apns_size(apns_payload(payload, channel, 1)) <= APNS_LIMIT
+    assert fcm_size(fcm_message(payload, channel, 1)) <= FCM_LIMIT - 320

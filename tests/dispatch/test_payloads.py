@@ -55,7 +55,18 @@ def test_legacy_identity_before_cutover_is_ipfs():
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"\xff\xfe", b"no-plus", b"x+y", b"4+chat", b"9+z", b"0+1+only"]
+    "raw",
+    [
+        b"",
+        b"\xff\xfe",
+        b"no-plus",
+        b"x+y",
+        b"4+chat",
+        b"9+z",
+        b"0+1+only",
+        "\u00b2+QmX".encode(),  # a digit to str.isdigit(), not to int()
+        "\u0661+QmX".encode(),  # Arabic-Indic one: not a storage type
+    ],
 )
 def test_malformed_identities_skip(raw):
     with pytest.raises(Skip):
@@ -107,11 +118,29 @@ def _corrected(text: str) -> str:
             },
             "over 1000",
         ),
+        ({"notification": {}, "data": {"type": "1", "etime": "inf"}}, "etime"),
+        ({"notification": {}, "data": {"type": "1", "etime": "1e400"}}, "etime"),
+        ({"notification": {}, "data": {"type": "1", "etime": 1e400}}, "etime"),
+        ({"notification": {}, "data": {"type": "1", "etime": "-inf"}}, "etime"),
     ],
 )
 def test_malformed_payloads_skip(doc, why):
     with pytest.raises(Skip, match=why):
         parse_payload(json.dumps(doc).encode(), None)
+
+
+def test_odd_numbers_in_an_identity_are_refused_through_the_job(worker):
+    """Each is stored as skipped with its reason, never a job that fails."""
+    h.make_channel()
+    raws = [
+        "\u00b2+QmX".encode(),
+        h.direct("1", etime="1e400"),
+        b"3+graph:abc+\xc2\xb2",
+    ]
+    for raw in raws:
+        n = h.notify(raw)
+        assert dispatch_notification(n.id)["outcome"] == "skipped", raw
+        assert Notification.get_by_id(n.id).reason
 
 
 def test_subgraph_skipped_without_url(worker):

@@ -17,6 +17,7 @@ from app.jobs.dispatch import dispatch_notification
 from app.models import Delivery
 from app.queue import enqueue_notification
 from tests.dispatch import helpers as h
+from tests.dispatch.conftest import configure_worker
 
 
 def worker_env(settings, fakes, **extra: str) -> dict[str, str]:
@@ -161,3 +162,75 @@ def test_big_audience_fans_out_to_two_workers(worker, fakes, redis, settings):
     }
     assert len(names) == 2, names
     assert Counter(r["token"] for r in fakes.apns.received) == Counter(tokens)
+
+
+@pytest.mark.slow
+def test_poller_queued_job_of_a_killed_worker_is_retried(
+    worker, fakes, redis, settings
+):
+    """The job the poller hands off, abandoned by a SIGKILLed worker, runs
+    again: the notification, already dispatched, is never re-queued by the
+    poller, so without RQ's retry its open deliveries would stay unsent."""
+    from rq.registry import StartedJobRegistry
+
+    from app.queue import NOTIFICATIONS, notification_job_id
+    from poller.handoff import enqueue_notifications
+
+    tokens = setup_audience(3)
+    fakes.apns.script.add(tokens[2], [{"kind": "slow", "delay": 120}])
+    n = h.notify(h.direct("1"))
+    assert enqueue_notifications(redis, [n.id]) == 1
+    proc = start_worker(
+        worker_env(settings, fakes, PUSH_SEND_TIMEOUT="120"), "notifications"
+    )
+    try:
+        wait_for(lambda: fakes.apns.count >= 3)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    registry = StartedJobRegistry(NOTIFICATIONS, connection=redis)
+    registry.cleanup(timestamp=time.time() + 24 * 3600)  # its heartbeat ran out
+    job = Job.fetch(notification_job_id(n.id), connection=redis)
+    assert job.get_status() in ("scheduled", "queued"), job.get_status()
+    assert job.retries_left == 2
+
+
+@pytest.mark.slow
+def test_dispatch_retried_after_fan_out_never_runs_a_batch_twice_at_once(
+    worker, fakes, redis, settings
+):
+    """The dispatch job dies after queueing its batches and RQ runs it again
+    while a batch is being sent: the batch must not be queued a second time,
+    or another worker sends the same open deliveries in parallel."""
+    from rq import Queue
+
+    from app.queue import PUSHES
+
+    tokens = setup_audience(1000)
+    # Batch one (tokens 0-499) stays in flight on its first worker.
+    fakes.apns.script.add(tokens[10], [{"kind": "slow", "delay": 8}])
+    n = h.notify(h.direct("1"))
+    env = worker_env(settings, fakes, PUSH_BATCH_SIZE="500")
+    configure_worker(settings, fakes, PUSH_BATCH_SIZE="500")
+    assert dispatch_notification(n.id)["outcome"] == "fanned out"
+    first, second = _batches(n.id)
+    queue = Queue(PUSHES, connection=redis)
+    assert queue.job_ids == [f"push-{n.id}-{first[0]}", f"push-{n.id}-{second[0]}"]
+    one = start_worker(env, "pushes", burst=False)
+    try:
+        wait_for(lambda: fakes.apns.count >= 499)  # batch one sent but one
+        dispatch_notification(n.id)  # the dispatch job, run again by RQ
+        two = start_worker(env, "pushes", burst=False)
+        try:
+            wait_for(lambda: delivered_count(n.id) == 1000)
+            time.sleep(1)
+        finally:
+            two.terminate()
+            two.wait(30)
+    finally:
+        one.terminate()
+        one.wait(30)
+    sends = Counter(r["token"] for r in fakes.apns.received)
+    assert {t for t, count in sends.items() if count > 1} == set()
+    assert set(sends) == set(tokens)
