@@ -97,6 +97,10 @@ class Settings:
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.raw.get(key, default)
 
+    def number(self, key: str, default: float) -> float:
+        """A positive number from the environment (tuning keys of a part)."""
+        return _float(self.raw, key, default)
+
     def dispatch(self) -> DispatchConfig:
         """Dispatch settings: push credentials per app, endpoints, bounds."""
         return read_dispatch(self.raw)

@@ -26,17 +26,17 @@ from pathlib import Path
 from rq.job import Job
 
 from app.config import ROOT
-from app.db import database, init_database
+from app.db import database
 from app.jobs.apns import SharedJwt
 from app.jobs.messages import ChannelInfo, apns_payload, collapse_id
 from app.jobs.payload import Payload
-from app.models import ALL_MODELS, Channel, Delivery, Notification
+from app.models import Channel, Delivery, Notification
 from app.queue import connect_redis, enqueue_notification, notification_job_id
 from bench.bare_h2 import send_all
 from bench.results import record
 from devstack.push_credentials import DEV_TEAM_ID, DEV_TOPIC, make_dev_credentials
-from devstack.services import free_port, start_valkey, stop
-from migrations import upgrade
+from devstack.services import free_port, start_valkey, stop, wait_http
+from migrations import empty_database
 
 CHAIN = 1
 IDENTITY = b'2+{"notification":{"title":"Bench","body":"A push"},"data":{"type":"1"}}'
@@ -64,7 +64,7 @@ def main() -> None:
             "CHAINS_FILE": str(work / "none.json"),
             "LOG_LEVEL": "WARNING",
         }
-        _fresh_database(env["DATABASE_URL"])
+        empty_database(env["DATABASE_URL"])
         redis = connect_redis(env["REDIS_URL"])
 
         ours, rss = _one_worker(args.pushes, env, redis)
@@ -108,7 +108,7 @@ def _start_fakes(work: Path, procs: list) -> dict[str, str]:
         )
     )
     for port in (fcm_port, control):
-        _wait_http(f"http://127.0.0.1:{port}/_fake/stats")
+        wait_http(f"http://127.0.0.1:{port}/_fake/stats", "fake", 20)
     return make_dev_credentials(
         work / "credentials",
         f"http://127.0.0.1:{fcm_port}",
@@ -122,27 +122,6 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(
         [*args, "--quiet", "--light"], cwd=ROOT, stdout=subprocess.DEVNULL
     )
-
-
-def _wait_http(url: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def _fresh_database(url: str) -> None:
-    db = init_database(url)
-    db.connect(reuse_if_open=True)
-    upgrade(db)
-    with db.atomic():
-        for model in reversed(ALL_MODELS):
-            model.delete().execute()
 
 
 def _seed(channel: str, wallets: int, ios: int, android: int) -> None:

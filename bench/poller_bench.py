@@ -28,13 +28,13 @@ from pathlib import Path
 import requests
 
 from app.config import parse_chains
-from app.db import database, init_database
-from app.models import ALL_MODELS, Notification
+from app.db import database
+from app.models import Notification
 from app.queue import connect_redis
 from bench.results import record
 from devstack.chain import EpnsDriver, chain_entry, deploy_epns
 from devstack.services import start_anvil, start_valkey, stop
-from migrations import upgrade
+from migrations import empty_database
 from poller.fetch import RangeReader
 from poller.runner import ChainRunner
 
@@ -42,15 +42,6 @@ CHANNEL = "0x" + "c1" * 20
 USER = "0x" + "a1" * 20
 PER_TX = 500  # notifications per transaction (one busy block each)
 MAX_RANGE = 16  # blocks per range: about 2,000 logs, ten ranges for 20,000
-
-
-def prepare_database(url: str) -> None:
-    db = init_database(url)
-    db.connect(reuse_if_open=True)
-    upgrade(db)
-    with database.atomic():
-        for model in reversed(ALL_MODELS):
-            model.delete().execute()
 
 
 def emit(driver: EpnsDriver, events: int) -> None:
@@ -122,7 +113,7 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
     (chain,) = parse_chains(
         json.dumps([chain_entry(deployment, rpc_url, max_range=MAX_RANGE)]), "CHAINS"
     )
-    prepare_database(database_url)
+    empty_database(database_url)
     redis = connect_redis(redis_url)
     redis.flushdb()
 
@@ -138,7 +129,7 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
 
     # The same pass again on an empty database without the Redis hand-off,
     # to show how the time splits between storing and queueing.
-    prepare_database(database_url)
+    empty_database(database_url)
     rows_only = ChainRunner(chain, redis, enqueue=lambda _redis, ids: 0)
     started = time.perf_counter()
     rows_only.run_pass()

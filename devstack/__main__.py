@@ -16,10 +16,9 @@ import os
 import socket
 import sys
 import time
-import urllib.request
 
 from app.config import VAR
-from devstack.services import ServiceError, start_anvil, start_valkey
+from devstack.services import ServiceError, start_anvil, start_valkey, wait_http
 from devstack.supervisor import Supervisor
 
 PY = sys.executable
@@ -125,7 +124,7 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
     urls["api"] = f"http://localhost:{args.api_port}"
     urls["docs"] = f"{urls['api']}/docs"
     urls["dashboard"] = f"http://127.0.0.1:{args.dashboard_port}"
-    _wait_http(f"{urls['api']}/healthz", "api")
+    wait_http(f"{urls['api']}/healthz", "api")
     (VAR / "devstack.json").write_text(json.dumps(urls, indent=2))
     return urls
 
@@ -155,7 +154,7 @@ def start_fakes(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
         "ipfs": f"http://127.0.0.1:{args.ipfs_port}",
     }
     for name in ("fcm", "apns_control", "ipfs"):
-        _wait_http(f"{urls[name]}/_fake/received", name)
+        wait_http(f"{urls[name]}/_fake/received", name)
     _wait_port(args.apns_port, "apns")
     return urls
 
@@ -232,18 +231,6 @@ def _wait_port(port: int, name: str, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise ServiceError(f"{name} did not start on port {port}")
         time.sleep(0.1)
-
-
-def _wait_http(url: str, name: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise ServiceError(f"{name} did not answer at {url}") from None
-            time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -145,6 +146,21 @@ def _rpc_answers(url: str) -> bool:
             return "result" in json.load(response)
     except OSError:
         return False
+
+
+def wait_http(url: str, name: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers HTTP at all (any status counts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{name} did not answer at {url}") from None
+            time.sleep(0.1)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 5.0) -> None:

@@ -58,6 +58,23 @@ def upgrade(db: pw.Database) -> list[str]:
     return done
 
 
+def empty_database(url: str) -> pw.Database:
+    """Bring the database at ``url`` up to date and delete every row.
+
+    For benchmarks and tests only: it is how they start from nothing.
+    """
+    from app.db import init_database
+    from app.models import ALL_MODELS
+
+    db = init_database(url)
+    db.connect(reuse_if_open=True)
+    upgrade(db)
+    with db.atomic():
+        for model in reversed(ALL_MODELS):
+            model.delete().execute()
+    return db
+
+
 def add_column(db: pw.Database, table: str, name: str, field: pw.Field) -> None:
     """Add ``field`` as column ``name`` unless the table already has it."""
     if name in {c.name for c in db.get_columns(table)}:

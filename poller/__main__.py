@@ -43,26 +43,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _number(settings: Settings, key: str, default: float) -> float:
-    raw = settings.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{key}: expected a number, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{key}: must be positive")
-    return value
-
-
 def rpc_policy(settings: Settings) -> RpcPolicy:
     defaults = RpcPolicy()
     return RpcPolicy(
-        timeout=_number(settings, "POLLER_RPC_TIMEOUT", defaults.timeout),
-        attempts=int(_number(settings, "POLLER_RPC_ATTEMPTS", defaults.attempts)),
-        backoff_base=_number(settings, "POLLER_BACKOFF_BASE", defaults.backoff_base),
-        backoff_cap=_number(settings, "POLLER_BACKOFF_CAP", defaults.backoff_cap),
+        timeout=settings.number("POLLER_RPC_TIMEOUT", defaults.timeout),
+        attempts=int(settings.number("POLLER_RPC_ATTEMPTS", defaults.attempts)),
+        backoff_base=settings.number("POLLER_BACKOFF_BASE", defaults.backoff_base),
+        backoff_cap=settings.number("POLLER_BACKOFF_CAP", defaults.backoff_cap),
     )
 
 
@@ -77,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             if not chains:
                 raise ConfigError(f"--chain {args.chain}: no such chain configured")
         policy = rpc_policy(settings)
-        lock_ttl = _number(settings, "POLLER_LOCK_TTL", 60.0)
+        lock_ttl = settings.number("POLLER_LOCK_TTL", 60.0)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
