@@ -9,7 +9,7 @@ from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import signin_per_ip, signin_per_wallet
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
-from app.api.session import current_session
+from app.api.session import SESSION_CODES, current_session
 
 blp = ApiBlueprint(
     "auth",
@@ -18,7 +18,6 @@ blp = ApiBlueprint(
     description="Sign-In with Ethereum (EIP-4361, EIP-1271) and bearer sessions",
 )
 
-SESSION_CODES = ("missing_session", "invalid_session", "session_expired")
 LOGIN_CODES = (
     *BODY_CODES,
     "bad_message",

@@ -14,7 +14,7 @@ from app.api.schemas import (
     UpdateSchema,
     device_view,
 )
-from app.api.session import current_session, require_wallet
+from app.api.session import SESSION_CODES, current_session, require_wallet
 
 blp = ApiBlueprint(
     "pushtokens",
@@ -23,7 +23,6 @@ blp = ApiBlueprint(
     description="Device tokens of the signed-in wallet",
 )
 
-SESSION_CODES = ("missing_session", "invalid_session", "session_expired")
 FORM_CODES = ("unsupported_platform", "bad_token")
 BEARER = [{"bearer": []}]
 

@@ -9,6 +9,9 @@ from flask import current_app, g, request
 from app.errors import AuthFailed, Forbidden
 from app.sessions import SessionInfo, authenticate
 
+# What every route that needs a session may answer.
+SESSION_CODES = ("missing_session", "invalid_session", "session_expired")
+
 log = logging.getLogger(__name__)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.addresses import is_number
-from app.config.readers import ConfigError, _flag, _positive
+from app.config.readers import ConfigError, _flag, _json_object, _positive
 
 
 @dataclass(frozen=True)
@@ -113,14 +112,8 @@ def _limit(environ: Mapping[str, str], key: str, default: str) -> str:
 
 
 def _rpc_map(environ: Mapping[str, str], key: str) -> dict[int, str]:
-    raw = environ.get(key)
-    if not raw:
-        return {}
-    try:
-        items = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{key}: not valid JSON ({exc})") from None
-    if not isinstance(items, dict) or not all(
+    items = _json_object(environ, key, "chain id to RPC URL")
+    if not all(
         is_number(str(k)) and isinstance(v, str) and v for k, v in items.items()
     ):
         raise ConfigError(f"{key}: expected an object of chain id to RPC URL")

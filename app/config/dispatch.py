@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.config.readers import ConfigError, _float, _int, _list
+from app.config.readers import ConfigError, _float, _int, _json_object, _list
 
 FCM_URL = "https://fcm.googleapis.com"
 
@@ -69,7 +68,7 @@ def read_dispatch(environ: Mapping[str, str]) -> DispatchConfig:
     same keys in lower case) adds more apps served by the same server.
     """
     apps = {"default": PushApp("default", **_flat_app(environ))}
-    apps.update(_push_apps(environ.get("PUSH_APPS")))
+    apps.update(_push_apps(environ))
     return DispatchConfig(
         apps=apps,
         fcm_url=(environ.get("FCM_URL") or FCM_URL).rstrip("/"),
@@ -93,15 +92,8 @@ def _flat_app(environ: Mapping[str, str]) -> dict[str, str | None]:
     return {field: environ.get(key) or None for field, key in _APP_KEYS.items()}
 
 
-def _push_apps(text: str | None) -> dict[str, PushApp]:
-    if not text:
-        return {}
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"PUSH_APPS: not valid JSON ({exc})") from None
-    if not isinstance(items, dict):
-        raise ConfigError("PUSH_APPS: expected an object of app id to settings")
+def _push_apps(environ: Mapping[str, str]) -> dict[str, PushApp]:
+    items = _json_object(environ, "PUSH_APPS", "app id to settings")
     apps = {}
     for app_id, item in items.items():
         if not isinstance(item, dict) or set(item) - set(_APP_KEYS):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from app.addresses import is_number
@@ -71,3 +72,17 @@ def _flag(environ: Mapping[str, str], key: str, default: bool) -> bool:
     if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         raise ConfigError(f"{key}: expected true or false, got {raw!r}")
     return raw in ("1", "true", "yes", "on")
+
+
+def _json_object(environ: Mapping[str, str], key: str, what: str) -> dict:
+    """A JSON object from the environment; an empty dict when unset."""
+    raw = environ.get(key)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{key}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected an object of {what}")
+    return value
