@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
+import "./RawLog.sol";
+
 /// An emitter with the event signatures of the EPNS Communicator. Like the
 /// public contract it emits Subscribe/Unsubscribe only on a real change,
 /// AddDelegate and RemoveDelegate on every call; unlike it, it lets any
@@ -88,21 +90,6 @@ contract EpnsComm {
 
     /// Any raw log (used by tests to emit forms no function covers).
     function emitRaw(bytes32[] calldata topics, bytes calldata data) external {
-        bytes memory payload = data;
-        uint256 n = topics.length;
-        require(n >= 1 && n <= 4, "1 to 4 topics");
-        bytes32 t0 = topics[0];
-        bytes32 t1 = n > 1 ? topics[1] : bytes32(0);
-        bytes32 t2 = n > 2 ? topics[2] : bytes32(0);
-        bytes32 t3 = n > 3 ? topics[3] : bytes32(0);
-        assembly {
-            let p := add(payload, 32)
-            let len := mload(payload)
-            switch n
-            case 1 { log1(p, len, t0) }
-            case 2 { log2(p, len, t0, t1) }
-            case 3 { log3(p, len, t0, t1, t2) }
-            default { log4(p, len, t0, t1, t2, t3) }
-        }
+        RawLog.emitRaw(topics, data);
     }
 }
