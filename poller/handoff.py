@@ -1,8 +1,10 @@
 """Hand notifications to the dispatch queue after their rows are committed.
 
 The same job, id and options as ``app.queue.enqueue_notification``, but in
-batches: a backfill commits thousands of notifications a second and one
-Redis round trip each would dominate it. A notification whose job is
+batches: a backfill commits thousands of notifications a second, and one
+Redis round trip, or one RQ job built and pickled in Python, each would
+dominate it. One script call per batch writes every job of the batch from
+a template (``poller.job_template``). A notification whose job is
 queued or running is left alone, so re-enqueuing after a restart (every
 notification still pending) never duplicates a live job; a finished job's
 notification is pending only if the job did not complete it, and dispatch
@@ -14,32 +16,18 @@ from __future__ import annotations
 import logging
 import queue as queues
 import threading
-import zlib
 from collections.abc import Callable, Sequence
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import Job
 
-from app.queue import (
-    DISPATCH_JOB,
-    NOTIFICATIONS,
-    dispatch_job_spec,
-    notification_job_id,
-)
+from app.queue import NOTIFICATIONS, notification_job_id
+from poller.job_template import JobTemplate, build_template
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-_LIVE = {
-    s.value
-    for s in (
-        JobStatus.QUEUED,
-        JobStatus.STARTED,
-        JobStatus.DEFERRED,
-        JobStatus.SCHEDULED,
-    )
-}
 
 
 class BackgroundHandOff:
@@ -85,86 +73,75 @@ class BackgroundHandOff:
 
 def enqueue_notifications(redis: Redis, notification_ids: Sequence[int]) -> int:
     """Queue a dispatch job for each id without a live one; return how many."""
-    queued = 0
-    queue = Queue(NOTIFICATIONS, connection=redis)
-    for start in range(0, len(notification_ids), BATCH):
-        queued += _enqueue_batch(redis, queue, notification_ids[start : start + BATCH])
-    return queued
-
-
-# Check and enqueue as one server-side step per job: two runs handing off
-# the same notification (a killed run's last pipeline may still be executing
-# when its successor starts) cannot both queue it, and a job's hash is never
-# written without its queue entry.
-_ENQUEUE_IF_IDLE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if status == 'queued' or status == 'started' or status == 'deferred'
-   or status == 'scheduled' then
-  return 0
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('RPUSH', KEYS[2], ARGV[1])
-return 1
-"""
-
-
-def _enqueue_batch(redis: Redis, queue: Queue, ids: Sequence[int]) -> int:
-    job_ids = [notification_job_id(i) for i in ids]
-    with redis.pipeline(transaction=False) as pipe:
-        for job_id in job_ids:
-            pipe.hget(Job.key_for(job_id), "status")
-        statuses = pipe.execute()
-    todo = [
-        (notification_id, job_id)
-        for notification_id, job_id, status in zip(ids, job_ids, statuses, strict=True)
-        if (status.decode() if status else None) not in _LIVE
-    ]
-    if not todo:
+    if not notification_ids:
         return 0
-
-    script = redis.register_script(_ENQUEUE_IF_IDLE)
-    template = _template(queue, todo[0][0])
+    queue = Queue(NOTIFICATIONS, connection=redis)
+    template = build_template(queue)
+    script = redis.register_script(_ENQUEUE_IDLE)
     with redis.pipeline(transaction=False) as pipe:
         pipe.sadd(Queue.redis_queues_keys, queue.key)
-        for notification_id, job_id in todo:
-            fields = _job_hash(template, notification_id)
-            flat = [item for pair in fields.items() for item in pair]
-            script(
-                keys=[Job.key_for(job_id), queue.key], args=[job_id, *flat], client=pipe
-            )
+        for start in range(0, len(notification_ids), BATCH):
+            ids = notification_ids[start : start + BATCH]
+            keys = [queue.key, *(Job.key_for(notification_job_id(i)) for i in ids)]
+            args = [*_template_args(template), *(str(int(i)) for i in ids)]
+            script(keys=keys, args=args, client=pipe)
         queued = sum(pipe.execute()[1:])
-    log.debug("queued %d dispatch jobs (first %s)", queued, todo[0][1])
+    log.debug("queued %d dispatch jobs of %d", queued, len(notification_ids))
     return queued
 
 
-def _job(queue: Queue, notification_id: int) -> Job:
-    """The job exactly as ``app.queue.enqueue_notification`` builds it."""
-    return queue.create_job(
-        **dispatch_job_spec(notification_id), status=JobStatus.QUEUED
-    )
+def _template_args(template: JobTemplate) -> list[bytes | str | int]:
+    """The template as the script reads it: constant fields, holes, job id."""
+    constant = [item for pair in template.constant.items() for item in pair]
+    holes = [
+        part for hole in template.holes for part in (hole.field, hole.head, hole.tail)
+    ]
+    return [
+        len(template.constant),
+        *constant,
+        len(template.holes),
+        *holes,
+        template.job_id.head,
+        template.job_id.tail,
+    ]
 
 
-def _template(queue: Queue, notification_id: int) -> dict:
-    """RQ's own hash of one queued job, to copy for the rest of a batch.
+# One server-side step per batch, checking and writing each job: two runs
+# handing off the same notification (a killed run's last pipeline may still
+# be executing when its successor starts) cannot both queue it, and a job's
+# hash is never written without its queue entry. KEYS: the queue, then one
+# job hash per id; ARGV: the template (see _template_args), then the ids.
+_ENQUEUE_IDLE = """
+local at = 1
+local constant = {}
+for i = 1, 2 * tonumber(ARGV[at]) do constant[i] = ARGV[at + i] end
+at = at + #constant + 1
+local holes = {}
+for i = 1, tonumber(ARGV[at]) do
+  local base = at + 3 * (i - 1)
+  holes[i] = {ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]}
+end
+at = at + 3 * #holes + 1
+local id_head, id_tail = ARGV[at], ARGV[at + 1]
+at = at + 1
 
-    Building and saving an RQ Job costs ~0.2 ms, which at backfill rates
-    costs more than reading and storing the logs; only the fields that
-    depend on the notification differ between the jobs of a batch, and
-    they are serialised with the job's own serializer.
-    """
-    job = _job(queue, notification_id)
-    job.enqueued_at = job.created_at
-    mapping = job.to_dict()
-    mapping["_serializer"] = job.serializer
-    return mapping
-
-
-def _job_hash(template: dict, notification_id: int) -> dict:
-    serializer = template["_serializer"]
-    mapping = {k: v for k, v in template.items() if k != "_serializer"}
-    mapping["data"] = zlib.compress(
-        serializer.dumps((DISPATCH_JOB, None, (notification_id,), {}))
-    )
-    mapping["description"] = f"dispatch notification {notification_id}"
-    mapping["meta"] = serializer.dumps({"notification_id": notification_id})
-    return mapping
+local queued = {}
+for k = 2, #KEYS do
+  local id = ARGV[at + k - 1]
+  local status = redis.call('HGET', KEYS[k], 'status')
+  if status ~= 'queued' and status ~= 'started' and status ~= 'deferred'
+     and status ~= 'scheduled' then
+    local fields = {unpack(constant)}
+    for _, hole in ipairs(holes) do
+      fields[#fields + 1] = hole[1]
+      fields[#fields + 1] = hole[2] .. id .. hole[3]
+    end
+    redis.call('HSET', KEYS[k], unpack(fields))
+    queued[#queued + 1] = id_head .. id .. id_tail
+  end
+end
+if #queued > 0 then
+  redis.call('RPUSH', KEYS[1], unpack(queued))
+end
+return #queued
+"""
