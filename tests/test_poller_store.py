@@ -38,3 +38,27 @@ def test_a_row_breaking_a_constraint_raises_instead_of_vanishing(db):
     with pytest.raises(pw.IntegrityError), db.atomic():
         _insert(ChainEvent, [_row(0, name=None)])
     assert ChainEvent.select().count() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain-text_1.2:3+4",
+        'it\'s 100% \\ "quoted"',
+        "line\nbreak\r\ttab \x1a end",
+        "ünïcødé ✓ 𝄞",
+        "%s %(name)s %%",
+    ],
+)
+def test_values_written_as_literals_read_back_unchanged(db, text):
+    _insert(
+        ChainEvent,
+        [
+            _row(0, args=text, undo=None),
+            _row(1, args="{}", undo=text, block_number=2**62),
+        ],
+    )
+
+    first, second = ChainEvent.select().order_by(ChainEvent.log_index)
+    assert (first.args, first.undo, first.block_number) == (text, None, 10)
+    assert (second.args, second.undo, second.block_number) == ("{}", text, 2**62)
