@@ -30,10 +30,12 @@ from poller.scanner import Scanner
 from poller.store import (
     ConcurrentRun,
     Position,
+    PreparedRange,
     advance,
     commit_range,
     load_position,
     pending_ids,
+    prepare_range,
     prune_final,
     record_head,
 )
@@ -153,9 +155,10 @@ class ChainRunner:
     ) -> tuple[Position, str]:
         """Read, check and commit ranges up to ``target``.
 
-        The next range is read by a helper thread while this one commits
-        (it starts where this read ended, which does not depend on the
-        commit), so the node, the database and Redis all work at once. RPC
+        The next range is read, decoded and written out as SQL by a helper
+        thread while this one commits (it starts where this read ended,
+        which does not depend on the commit), so the node, the database and
+        Redis all work at once. RPC
         calls never overlap: a reorg is handled only when nothing is being
         read ahead.
         """
@@ -166,7 +169,7 @@ class ChainRunner:
                 if lock.lost.is_set():
                     raise LockLost(f"chain {chain.chain_id}: lock lost")
                 try:
-                    read, events = (
+                    read, prepared = (
                         ahead.result()
                         if ahead
                         else self._read(position.number + 1, target)
@@ -186,30 +189,31 @@ class ChainRunner:
                 if read.last < target:
                     ahead = pool.submit(self._read, read.last + 1, target)
                 try:
-                    position = self._commit(position, read, events, progress, handoff)
+                    position = self._commit(position, read, prepared, progress, handoff)
                 except BaseException:
                     if ahead is not None:
                         ahead.cancel()
                     raise
         return position, "done"
 
-    def _read(self, first: int, target: int) -> tuple[RangeRead, list[Event]]:
+    def _read(self, first: int, target: int) -> tuple[RangeRead, PreparedRange]:
         read = self.scanner.read_next(first, target)
-        return read, self._decode(read)
+        return read, prepare_range(self.chain.chain_id, self._decode(read))
 
     def _commit(
         self,
         position: Position,
         read: RangeRead,
-        events: list[Event],
+        prepared: PreparedRange,
         progress: Progress,
         handoff: BackgroundHandOff,
     ) -> Position:
         chain_id = self.chain.chain_id
         after = advance(position, read.blocks)
-        commit_range(chain_id, position, after, events)
+        commit_range(chain_id, position, after, prepared)
 
-        notifications = sum(1 for e in events if e.name == "SendNotification")
+        events = prepared.events
+        notifications = len(prepared.notifications)
         if notifications:
             handoff.submit(pending_ids(chain_id, read.first, read.last))
         log.debug(

@@ -2,21 +2,19 @@
 
 A backfill inserts tens of thousands of rows a second; PyMySQL escapes
 every parameter in Python, which cost more than the database spent on the
-rows. Nearly every value the poller stores is an integer, a hex string or
-bytes, whose literal is a plain format. Only the other values are left to
-the driver: on MySQL through the connection's own escaping (remembered per
-value, since a batch repeats the same timestamp on every row), on SQLite as
-parameters, which its C driver binds at no cost worth saving.
+rows. Nearly every value the poller stores is an integer, a hex string,
+bytes or a timestamp, whose literal is a plain format; any other value is
+left to the driver as a parameter. No connection is needed, so a range's
+statements can be written out while the previous range is being stored.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 
 import peewee as pw
-
-from app.db import is_mysql
 
 # Text that needs no escaping in either dialect and holds no '%': PyMySQL
 # runs every statement peewee hands it through '%' formatting.
@@ -30,8 +28,7 @@ class Values:
     def __init__(self, db: pw.Database) -> None:
         self.params: list[object] = []
         self._param = db.param
-        self._escape = db.connection().escape if is_mysql(db) else None
-        self._escaped: dict[tuple[type, object], str] = {}
+        self._stamps: dict[dt.datetime, str] = {}
 
     def rows(self, rows: Sequence[dict], columns: Sequence[str]) -> str:
         literal = self.literal
@@ -49,20 +46,15 @@ class Values:
             return f"X'{value.hex()}'"
         if value is None:
             return "NULL"
-        return self._by_driver(value)
+        if kind is dt.datetime and value.tzinfo is None:
+            return self._stamp(value)
+        self.params.append(value)
+        return self._param
 
-    def _by_driver(self, value: object) -> str:
-        if self._escape is None:
-            self.params.append(value)
-            return self._param
-        key = (type(value), value)  # True and 1.0 are equal keys otherwise
+    def _stamp(self, value: dt.datetime) -> str:
+        """As both drivers write a naive datetime; a batch repeats one."""
         try:
-            return self._escaped[key]
+            return self._stamps[value]
         except KeyError:
-            escaped = self._escaped[key] = self._mysql_literal(value)
-            return escaped
-        except TypeError:  # unhashable: escape it every time
-            return self._mysql_literal(value)
-
-    def _mysql_literal(self, value: object) -> str:
-        return self._escape(value).replace("%", "%%")
+            literal = self._stamps[value] = f"'{value.isoformat(' ')}'"
+            return literal

@@ -69,11 +69,32 @@ def advance(position: Position, new_blocks: Sequence[tuple[int, str]]) -> Positi
     return Position(number, block_hash, recent, stored=True)
 
 
+@dataclass(frozen=True)
+class PreparedRange:
+    """A range's decoded events, with the INSERTs of its notifications
+    already written out (see ``prepare_range``)."""
+
+    events: tuple[Event, ...]
+    notifications: tuple[Event, ...]
+    inserts: tuple[tuple[str, list], ...]
+
+
+def prepare_range(chain_id: int, events: Sequence[Event]) -> PreparedRange:
+    """Everything about storing a range that needs no database.
+
+    Writing out thousands of notification rows takes as long as storing
+    them, so the runner does it while the previous range commits.
+    """
+    notifications = tuple(e for e in events if e.name == "SendNotification")
+    rows = _notification_rows(chain_id, notifications)
+    return PreparedRange(tuple(events), notifications, _inserts(Notification, rows))
+
+
 def commit_range(
     chain_id: int,
     before: Position,
     after: Position,
-    events: Sequence[Event],
+    prepared: PreparedRange,
 ) -> None:
     """Store the events of (before, after] and move the checkpoint.
 
@@ -85,15 +106,15 @@ def commit_range(
     with database.atomic():
         _move_checkpoint(chain_id, before, after)
 
-        rows = []
-        notifications = []
-        for event in events:
-            if event.name == "SendNotification":
-                notifications.append(event)
-            else:
-                rows.append(_event_row(event, dump_undo(apply_event(event))))
+        rows = [
+            _event_row(event, dump_undo(apply_event(event)))
+            for event in prepared.events
+            if event.name != "SendNotification"
+        ]
         _insert(ChainEvent, rows)
-        _insert_notifications(chain_id, notifications)
+        for sql, params in prepared.inserts:
+            database.execute_sql(sql, params)
+        _revive(chain_id, prepared.notifications)
 
 
 def pending_ids(
@@ -215,7 +236,12 @@ def _event_row(event: Event, undo: str | None) -> dict:
 
 
 def _insert(model: type[pw.Model], rows: list[dict]) -> None:
-    """Multi-row INSERT that skips existing keys, built by hand: peewee's
+    for sql, params in _inserts(model, rows):
+        database.execute_sql(sql, params)
+
+
+def _inserts(model: type[pw.Model], rows: list[dict]) -> tuple[tuple[str, list], ...]:
+    """Multi-row INSERTs that skip existing keys, built by hand: peewee's
     query builder and PyMySQL's escaping cost more than the database for
     tens of thousands of rows a second (``poller.sql_values``).
 
@@ -224,7 +250,7 @@ def _insert(model: type[pw.Model], rows: list[dict]) -> None:
     row without a word, so they are not used.
     """
     if not rows:
-        return
+        return ()
     rows = _with_defaults(model, rows)
     columns = list(rows[0])
     db = database.obj
@@ -235,6 +261,7 @@ def _insert(model: type[pw.Model], rows: list[dict]) -> None:
         skip_duplicates = f" ON DUPLICATE KEY UPDATE {first} = {first}"
     else:
         skip_duplicates = " ON CONFLICT DO NOTHING"
+    statements = []
     for start in range(0, len(rows), INSERT_CHUNK):
         values = Values(db)
         listed = values.rows(rows[start : start + INSERT_CHUNK], columns)
@@ -242,7 +269,8 @@ def _insert(model: type[pw.Model], rows: list[dict]) -> None:
             f"INSERT INTO {open_q}{model._meta.table_name}{close_q} ({quoted}) "
             f"VALUES {listed}{skip_duplicates}"
         )
-        db.execute_sql(sql, values.params)
+        statements.append((sql, values.params))
+    return tuple(statements)
 
 
 def _with_defaults(model: type[pw.Model], rows: list[dict]) -> list[dict]:
@@ -261,9 +289,9 @@ def _with_defaults(model: type[pw.Model], rows: list[dict]) -> list[dict]:
     return [{**row, **values} for row in rows]
 
 
-def _insert_notifications(chain_id: int, events: list[Event]) -> None:
+def _notification_rows(chain_id: int, events: Sequence[Event]) -> list[dict]:
     now = utcnow()
-    rows = [
+    return [
         {
             "chain_id": chain_id,
             "tx_hash": e.tx_hash,
@@ -278,11 +306,9 @@ def _insert_notifications(chain_id: int, events: list[Event]) -> None:
         }
         for e in events
     ]
-    _insert(Notification, rows)
-    _revive(chain_id, events)
 
 
-def _revive(chain_id: int, events: list[Event]) -> None:
+def _revive(chain_id: int, events: Sequence[Event]) -> None:
     """A transaction orphaned by a reorg and mined again keeps its key:
     its cancelled notification becomes pending again, in its new block."""
     tx_hashes = sorted({e.tx_hash for e in events})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee as pw
 import pytest
 
@@ -62,3 +64,14 @@ def test_values_written_as_literals_read_back_unchanged(db, text):
     first, second = ChainEvent.select().order_by(ChainEvent.log_index)
     assert (first.args, first.undo, first.block_number) == (text, None, 10)
     assert (second.args, second.undo, second.block_number) == ("{}", text, 2**62)
+
+
+def test_timestamps_written_as_literals_are_stored_as_peewee_stores_them(db):
+    stamp = dt.datetime(2026, 12, 4, 18, 30, 5, 123456)
+    ChainEvent.create(**_row(0, created_at=stamp))
+    _insert(ChainEvent, [_row(1, created_at=stamp)])
+
+    peewees, ours = (
+        e.created_at for e in ChainEvent.select().order_by(ChainEvent.log_index)
+    )
+    assert ours == peewees

@@ -8,7 +8,13 @@ from app.jobs import ledger
 from app.jobs.dispatch import dispatch_notification, send_batch
 from app.models import Notification
 from poller.decode import Event
-from poller.store import Position, advance, commit_range, rollback_to
+from poller.store import (
+    Position,
+    advance,
+    commit_range,
+    prepare_range,
+    rollback_to,
+)
 from tests.dispatch import helpers as h
 from tests.dispatch.conftest import configure_worker
 from tests.poller_support import CHANNEL, chain_config, run_pass
@@ -77,9 +83,8 @@ def test_dispatched_transaction_orphaned_then_mined_again_reaches_everyone_once(
         h.register(wallet, token)
     fork = Position(99, "0x" + "99" * 32, ((99, "0x" + "99" * 32),), stored=True)
     orphan = advance(fork, [(100, "0x" + "aa" * 32)])
-    commit_range(
-        h.CHAIN, Position(99, None), orphan, [_send_notification(100, "0x" + "aa" * 32)]
-    )
+    first = prepare_range(h.CHAIN, [_send_notification(100, "0x" + "aa" * 32)])
+    commit_range(h.CHAIN, Position(99, None), orphan, first)
     note = Notification.get()
     assert dispatch_notification(note.id)["outcome"] == "fanned out"
     ranges = ledger.open_ranges(note.id, 1)
@@ -88,7 +93,8 @@ def test_dispatched_transaction_orphaned_then_mined_again_reaches_everyone_once(
     rollback_to(h.CHAIN, orphan, fork)
     assert Notification.get_by_id(note.id).status == "cancelled"
     canonical = advance(fork, [(100, "0x" + "bb" * 32), (101, "0x" + "cc" * 32)])
-    commit_range(h.CHAIN, fork, canonical, [_send_notification(101, "0x" + "cc" * 32)])
+    again = prepare_range(h.CHAIN, [_send_notification(101, "0x" + "cc" * 32)])
+    commit_range(h.CHAIN, fork, canonical, again)
     assert Notification.get_by_id(note.id).status == "pending"
 
     dispatch_notification(note.id)
@@ -117,7 +123,7 @@ def test_reorg_during_a_send_stops_the_windows_not_yet_started(
     fork = Position(99, "0x" + "99" * 32, ((99, "0x" + "99" * 32),), stored=True)
     orphan = advance(fork, [(100, "0x" + "aa" * 32)])
     event = _send_notification(100, "0x" + "aa" * 32)
-    commit_range(h.CHAIN, Position(99, None), orphan, [event])
+    commit_range(h.CHAIN, Position(99, None), orphan, prepare_range(h.CHAIN, [event]))
     note = Notification.get()
 
     def dispatch():
