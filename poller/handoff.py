@@ -22,8 +22,10 @@ from redis import Redis
 from rq import Queue
 from rq.job import Job
 
+from app.db import database
 from app.queue import NOTIFICATIONS, notification_job_id
 from poller.job_template import JobTemplate, build_template
+from poller.store import pending_ids
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +33,32 @@ BATCH = 1000
 
 
 class BackgroundHandOff:
-    """Queues committed notifications from a thread, so Redis round trips
-    overlap with reading and storing the next range. Only ids already
-    committed are submitted; ``close`` waits for all of them and re-raises
-    the first failure (the ids stay pending and are queued next run)."""
+    """Queues the notifications of committed blocks from a thread, so
+    reading their ids back and the Redis round trips overlap with reading
+    and storing the next range. Only committed blocks are submitted;
+    ``close`` waits for all of them and re-raises the first failure (the
+    notifications stay pending and are queued next run)."""
 
     def __init__(
-        self, redis: Redis, enqueue: Callable[[Redis, Sequence[int]], int]
+        self,
+        redis: Redis,
+        enqueue: Callable[[Redis, Sequence[int]], int],
+        chain_id: int,
     ) -> None:
         self.redis = redis
         self.enqueue = enqueue
+        self.chain_id = chain_id
         self.queued = 0
         self._todo: queues.Queue = queues.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="handoff", daemon=True)
         self._thread.start()
 
-    def submit(self, ids: Sequence[int]) -> None:
+    def submit(self, first: int, last: int) -> None:
+        """Queue the pending notifications of blocks ``first``-``last``."""
         if self._error is not None:
             raise self._error
-        if ids:
-            self._todo.put(list(ids))
+        self._todo.put((first, last))
 
     def close(self) -> int:
         self._todo.put(None)
@@ -61,14 +68,18 @@ class BackgroundHandOff:
         return self.queued
 
     def _run(self) -> None:
-        while (ids := self._todo.get()) is not None:
-            if self._error is not None:
-                continue
-            try:
-                self.queued += self.enqueue(self.redis, ids)
-            except Exception as exc:  # re-raised by close() in the runner
-                log.error("hand-off of %d notifications failed: %s", len(ids), exc)
-                self._error = exc
+        with database.connection_context():  # this thread's own connection
+            while (blocks := self._todo.get()) is not None:
+                if self._error is None:
+                    self._hand_off(*blocks)
+
+    def _hand_off(self, first: int, last: int) -> None:
+        try:
+            ids = pending_ids(self.chain_id, first, last)
+            self.queued += self.enqueue(self.redis, ids)
+        except Exception as exc:  # re-raised by close() in the runner
+            log.error("hand-off of blocks %d-%d failed: %s", first, last, exc)
+            self._error = exc
 
 
 def enqueue_notifications(redis: Redis, notification_ids: Sequence[int]) -> int:

@@ -131,7 +131,7 @@ class ChainRunner:
             position = roll_back(self.client, chain, position)
 
         progress = Progress(chain.chain_id, position.number + 1, target, head)
-        handoff = BackgroundHandOff(self.redis, self.enqueue)
+        handoff = BackgroundHandOff(self.redis, self.enqueue, chain.chain_id)
         try:
             position, outcome = self._ranges(lock, position, target, progress, handoff)
         finally:
@@ -215,7 +215,7 @@ class ChainRunner:
         events = prepared.events
         notifications = len(prepared.notifications)
         if notifications:
-            handoff.submit(pending_ids(chain_id, read.first, read.last))
+            handoff.submit(read.first, read.last)
         log.debug(
             "chain %s: blocks %d-%d committed, %d events, %d notifications",
             chain_id,
