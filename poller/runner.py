@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis import Redis, RedisError
@@ -24,6 +23,7 @@ from poller.fetch import NodeBehind, RangeRead, RangeReader
 from poller.handoff import BackgroundHandOff, enqueue_notifications
 from poller.lock import ChainLock
 from poller.progress import Progress
+from poller.read_ahead import ReadAhead
 from poller.reorg import is_canonical, roll_back
 from poller.rpc import RpcClient, RpcPolicy
 from poller.scanner import Scanner
@@ -153,27 +153,19 @@ class ChainRunner:
         progress: Progress,
         handoff: BackgroundHandOff,
     ) -> tuple[Position, str]:
-        """Read, check and commit ranges up to ``target``.
-
-        The next range is read, decoded and written out as SQL by a helper
-        thread while this one commits (it starts where this read ended,
-        which does not depend on the commit), so the node, the database and
-        Redis all work at once. RPC
-        calls never overlap: a reorg is handled only when nothing is being
-        read ahead.
-        """
+        """Read, check and commit ranges up to ``target``; ranges are read
+        ahead in a thread (``poller.read_ahead``), which is closed before a
+        reorg is rolled back, since RPC calls never overlap."""
         chain = self.chain
-        with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
-            ahead: Future | None = None
+        reads: ReadAhead | None = None
+        try:
             while position.number < target:
                 if lock.lost.is_set():
                     raise LockLost(f"chain {chain.chain_id}: lock lost")
+                if reads is None:
+                    reads = ReadAhead(self._read, position.number + 1, target)
                 try:
-                    read, prepared = (
-                        ahead.result()
-                        if ahead
-                        else self._read(position.number + 1, target)
-                    )
+                    read, prepared = reads.next()
                 except NodeBehind as exc:
                     log.warning(
                         "%s; stopping at block %d until it catches up",
@@ -181,19 +173,16 @@ class ChainRunner:
                         position.number,
                     )
                     return position, "behind"
-                ahead = None
                 if position.hash and read.parent_hash != position.hash:
+                    reads.close()
+                    reads = None
                     position = roll_back(self.client, chain, position)
                     progress.reorgs += 1
                     continue
-                if read.last < target:
-                    ahead = pool.submit(self._read, read.last + 1, target)
-                try:
-                    position = self._commit(position, read, prepared, progress, handoff)
-                except BaseException:
-                    if ahead is not None:
-                        ahead.cancel()
-                    raise
+                position = self._commit(position, read, prepared, progress, handoff)
+        finally:
+            if reads is not None:
+                reads.close()
         return position, "done"
 
     def _read(self, first: int, target: int) -> tuple[RangeRead, PreparedRange]:

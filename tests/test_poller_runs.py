@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from rq import Queue
@@ -204,6 +205,14 @@ def test_two_concurrent_runs(
     assert len(queued) == len(set(queued)) == 1200
 
 
+def _wait_for_progress(proc: subprocess.Popen, stored: int) -> None:
+    """Until the run has stored more than ``stored`` notifications or ended."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and Notification.select().count() == stored:
+        assert time.monotonic() < deadline, "the poller stored nothing"
+        time.sleep(0.01)
+
+
 @pytest.mark.slow
 def test_backfill_killed_at_random_points_ends_with_every_notification_once(
     db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
@@ -217,8 +226,13 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
     kills = 0
     for attempt in range(60):
         proc = _poller(env)
-        # The first runs die young for sure; later ones get more time.
-        lifetime = rng.uniform(0.3, 1.0) if attempt < 4 else rng.uniform(0.5, 3.0)
+        # The first runs die mid-backfill for sure, shortly after storing
+        # something; later ones get more time.
+        if attempt < 4:
+            _wait_for_progress(proc, Notification.select().count())
+            lifetime = rng.uniform(0.0, 0.2)
+        else:
+            lifetime = rng.uniform(0.5, 3.0)
         try:
             proc.wait(timeout=lifetime)
         except subprocess.TimeoutExpired:
