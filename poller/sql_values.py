@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import peewee as pw
 
 # Text that needs no escaping in either dialect and holds no '%': PyMySQL
 # runs every statement peewee hands it through '%' formatting.
 _PLAIN = re.compile(r"[0-9A-Za-z_.:+\-]*")
+
+
+def plain(texts: Iterable[str]) -> bool:
+    """Whether every one of the texts can be written as a literal as it is,
+    checked in one pass over all of them."""
+    try:
+        return _PLAIN.fullmatch("".join(texts)) is not None
+    except TypeError:  # not all text
+        return False
 
 
 class Values:

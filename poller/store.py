@@ -8,6 +8,7 @@ finds the row moved and rolls back, so a block is never applied twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Sequence
@@ -25,13 +26,25 @@ from app.models import (
 )
 from poller.decode import Event, args_json
 from poller.effects import apply_event, dump_undo, undo_records
-from poller.sql_values import Values
+from poller.sql_values import Values, plain
 
 log = logging.getLogger(__name__)
 
 RING = 128  # recent (number, hash) pairs kept for reorg detection
 INSERT_CHUNK = 2000
 REORG_REASON = "reorg"
+NOTIFICATION_COLUMNS = (
+    "chain_id",
+    "tx_hash",
+    "log_index",
+    "block_number",
+    "block_hash",
+    "channel",
+    "recipient",
+    "identity",
+    "status",
+    "created_at",
+)
 _UNSENT = (NotificationStatus.PENDING, NotificationStatus.DISPATCHED)
 
 
@@ -86,8 +99,8 @@ def prepare_range(chain_id: int, events: Sequence[Event]) -> PreparedRange:
     them, so the runner does it while the previous range commits.
     """
     notifications = tuple(e for e in events if e.name == "SendNotification")
-    rows = _notification_rows(chain_id, notifications)
-    return PreparedRange(tuple(events), notifications, _inserts(Notification, rows))
+    inserts = _notification_inserts(chain_id, notifications)
+    return PreparedRange(tuple(events), notifications, inserts)
 
 
 def commit_range(
@@ -253,6 +266,15 @@ def _inserts(model: type[pw.Model], rows: list[dict]) -> tuple[tuple[str, list],
         return ()
     rows = _with_defaults(model, rows)
     columns = list(rows[0])
+    statements = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        values = Values(database.obj)
+        listed = values.rows(rows[start : start + INSERT_CHUNK], columns)
+        statements.append((_insert_sql(model, columns, listed), values.params))
+    return tuple(statements)
+
+
+def _insert_sql(model: type[pw.Model], columns: Sequence[str], listed: str) -> str:
     db = database.obj
     open_q, close_q = db.quote[0], db.quote[-1]
     quoted = ", ".join(f"{open_q}{c}{close_q}" for c in columns)
@@ -261,16 +283,10 @@ def _inserts(model: type[pw.Model], rows: list[dict]) -> tuple[tuple[str, list],
         skip_duplicates = f" ON DUPLICATE KEY UPDATE {first} = {first}"
     else:
         skip_duplicates = " ON CONFLICT DO NOTHING"
-    statements = []
-    for start in range(0, len(rows), INSERT_CHUNK):
-        values = Values(db)
-        listed = values.rows(rows[start : start + INSERT_CHUNK], columns)
-        sql = (
-            f"INSERT INTO {open_q}{model._meta.table_name}{close_q} ({quoted}) "
-            f"VALUES {listed}{skip_duplicates}"
-        )
-        statements.append((sql, values.params))
-    return tuple(statements)
+    return (
+        f"INSERT INTO {open_q}{model._meta.table_name}{close_q} ({quoted}) "
+        f"VALUES {listed}{skip_duplicates}"
+    )
 
 
 def _with_defaults(model: type[pw.Model], rows: list[dict]) -> list[dict]:
@@ -289,8 +305,61 @@ def _with_defaults(model: type[pw.Model], rows: list[dict]) -> list[dict]:
     return [{**row, **values} for row in rows]
 
 
-def _notification_rows(chain_id: int, events: Sequence[Event]) -> list[dict]:
+def _notification_inserts(
+    chain_id: int, events: Sequence[Event]
+) -> tuple[tuple[str, list], ...]:
+    """The INSERTs of a range's notification rows.
+
+    When all of the range's text values are plain (one check over all of
+    them at once), each row is formatted straight from its event: going
+    through a dict and a literal per value took a quarter of the poller's
+    CPU in a backfill. Otherwise every value goes through ``Values``. Both
+    write NOTIFICATION_COLUMNS, as peewee would (a test holds them to it).
+    """
+    if not events:
+        return ()
     now = utcnow()
+    if not _formattable(events):
+        return _inserts(Notification, _notification_rows(chain_id, events, now))
+
+    stamp = Values(database.obj).literal(now)
+    status = str(NotificationStatus.PENDING)
+    rows = [
+        f"({chain_id}, '{e.tx_hash}', {e.log_index}, {e.block_number}, "
+        f"'{e.block_hash}', '{e.args['channel']}', '{e.args['recipient']}', "
+        f"X'{e.args['identity'].hex()}', '{status}', {stamp})"
+        for e in events
+    ]
+    return tuple(
+        (
+            _insert_sql(
+                Notification,
+                NOTIFICATION_COLUMNS,
+                ", ".join(rows[start : start + INSERT_CHUNK]),
+            ),
+            [],
+        )
+        for start in range(0, len(rows), INSERT_CHUNK)
+    )
+
+
+def _formattable(events: Sequence[Event]) -> bool:
+    texts = [
+        text
+        for e in events
+        for text in (e.tx_hash, e.block_hash, e.args["channel"], e.args["recipient"])
+    ]
+    return plain(texts) and all(
+        type(e.log_index) is int
+        and type(e.block_number) is int
+        and type(e.args["identity"]) is bytes
+        for e in events
+    )
+
+
+def _notification_rows(
+    chain_id: int, events: Sequence[Event], now: dt.datetime
+) -> list[dict]:
     return [
         {
             "chain_id": chain_id,

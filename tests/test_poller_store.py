@@ -1,4 +1,5 @@
-"""The poller's hand-built bulk insert: skips duplicates, drops nothing else."""
+"""The poller's hand-built bulk inserts: skip duplicates, drop nothing else,
+store every value as peewee would."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import datetime as dt
 import peewee as pw
 import pytest
 
-from app.models import ChainEvent
+from app.db import database as db_proxy
+from app.models import ChainEvent, Notification
+from poller import store
+from poller.decode import Event
 from poller.store import _insert
 
 
@@ -75,3 +79,58 @@ def test_timestamps_written_as_literals_are_stored_as_peewee_stores_them(db):
         e.created_at for e in ChainEvent.select().order_by(ChainEvent.log_index)
     )
     assert ours == peewees
+
+
+def _notification(log_index: int, **overrides) -> Event:
+    fields = {
+        "chain_id": 1,
+        "block_number": 10,
+        "block_hash": "0x" + "11" * 32,
+        "tx_hash": "0x" + "22" * 32,
+        "log_index": log_index,
+        "contract": "0x" + "33" * 20,
+        "name": "SendNotification",
+        "signature": "SendNotification(address,address,bytes)",
+        "args": {
+            "channel": "0x" + "c1" * 20,
+            "recipient": "0x" + "a1" * 20,
+            "identity": b"3+\x00\xff'%",
+        },
+    }
+    fields.update(overrides)
+    return Event(**fields)
+
+
+def _stored_notifications() -> list[dict]:
+    rows = Notification.select().order_by(Notification.log_index).dicts()
+    return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+
+def _store(inserts) -> None:
+    for sql, params in inserts:
+        db_proxy.execute_sql(sql, params)
+
+
+def test_notification_rows_formatted_from_events_are_the_generic_rows(db, monkeypatch):
+    stamp = dt.datetime(2026, 12, 4, 18, 30, 5, 123456)
+    monkeypatch.setattr(store, "utcnow", lambda: stamp)
+    events = [_notification(i) for i in range(3)]
+    rows = store._notification_rows(1, events, stamp)
+    assert list(store._with_defaults(Notification, rows)[0]) == list(
+        store.NOTIFICATION_COLUMNS
+    )
+
+    _store(store._notification_inserts(1, events))
+    formatted = _stored_notifications()
+    Notification.delete().execute()
+    _store(store._inserts(Notification, rows))
+
+    assert formatted == _stored_notifications()
+    assert [bytes(r["identity"]) for r in formatted] == [b"3+\x00\xff'%"] * 3
+
+
+def test_notification_with_a_value_to_escape_is_stored_unchanged(db):
+    odd = "0x'; DROP TABLE notification; --"
+    _store(store._notification_inserts(1, [_notification(0, block_hash=odd)]))
+
+    assert Notification.get().block_hash == odd
