@@ -212,7 +212,9 @@ class RpcClient:
         retry_after = response.headers.get("Retry-After")
         status = response.status_code
         try:
-            answer = response.json()
+            # From the bytes: requests would decode megabytes of logs to text
+            # first, and JSON is UTF-8 by definition.
+            answer = json.loads(response.content)
         except ValueError:
             answer = None
         if (
