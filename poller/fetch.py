@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 
 from eth_utils import keccak
 
@@ -120,7 +121,9 @@ class RangeReader:
 
     def _checked_logs(self, logs: list, blocks: tuple, last: int) -> tuple[dict, ...]:
         hashes = dict(blocks)
-        kept: dict[tuple[str, int], dict] = {}
+        # (tx hash, log index) -> ((block, log index), log): the position is
+        # parsed once, for the check and for the sort.
+        kept: dict[tuple[str, int], tuple[tuple[int, int], dict]] = {}
         removed = 0
         for entry in logs or ():
             if entry.get("removed"):
@@ -133,10 +136,11 @@ class RangeReader:
                 raise _inconsistent(
                     f"log in block {number} carries a non-canonical hash"
                 )
-            kept[(entry["transactionHash"], int(entry["logIndex"], 16))] = entry
+            index = int(entry["logIndex"], 16)
+            kept[(entry["transactionHash"], index)] = ((number, index), entry)
         if removed:
             log.info("chain %s: ignored %d removed logs", self.chain.chain_id, removed)
-        return tuple(sorted(kept.values(), key=_position))
+        return tuple(entry for _, entry in sorted(kept.values(), key=itemgetter(0)))
 
     def _check_blooms(self, headers: list[dict], logs: tuple[dict, ...]) -> None:
         """Re-ask any block whose bloom announces our logs but gave none."""
@@ -173,10 +177,6 @@ class RangeReader:
             "address": self.addresses,
             "topics": [self.topics],
         }
-
-
-def _position(entry: dict) -> tuple[int, int]:
-    return int(entry["blockNumber"], 16), int(entry["logIndex"], 16)
 
 
 def _inconsistent(message: str) -> RpcError:
