@@ -312,3 +312,23 @@ def test_an_rq_worker_runs_the_jobs_the_poller_queues(db, redis):
         assert job.get_status() == "finished", job.exc_info
         assert job.args == (row.id,)
         assert job.return_value() == {"outcome": "cancelled"}
+
+
+def test_a_pass_sets_older_objects_aside_from_collections_and_hands_them_back(
+    db, redis, anvil, epns, driver
+):
+    import gc
+
+    driver.add_channel(CHANNEL, b"1+QmMeta")
+    driver.send_notification(CHANNEL, ALICE, b"3+a")
+    frozen_during = []
+
+    def enqueue(redis, ids):
+        frozen_during.append(gc.get_freeze_count())
+        return enqueue_notifications(redis, ids)
+
+    result = run_pass(chain_config(epns, anvil), redis, enqueue=enqueue)
+
+    assert result.outcome == "done", result.message
+    assert frozen_during and all(count > 0 for count in frozen_during)
+    assert gc.get_freeze_count() == 0
