@@ -5,7 +5,7 @@ from __future__ import annotations
 from app import sessions, tokens
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
-from app.api.limits import writes_per_ip, writes_per_wallet
+from app.api.limits import write_limits
 from app.api.schemas import (
     DeletedSchema,
     DeviceListSchema,
@@ -28,8 +28,7 @@ BEARER = [{"bearer": []}]
 
 
 @blp.route("/register", methods=["POST"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.arguments(RegisterSchema())
 @blp.response(201, RegisterResultSchema, description="A new token was stored")
 @blp.alt_response(
@@ -77,8 +76,7 @@ def list_devices() -> dict:
 
 
 @blp.route("", methods=["DELETE"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.response(200, DeletedSchema)
 @documents(blp, *SESSION_CODES)
 @blp.doc(security=BEARER)
@@ -91,8 +89,7 @@ def delete_all() -> dict:
 
 
 @blp.route("/<string:ref>", methods=["PATCH"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.arguments(UpdateSchema())
 @blp.response(200, RegisterResultSchema)
 @documents(
@@ -124,8 +121,7 @@ def update_device(body: dict, ref: str) -> dict:
 
 
 @blp.route("/<string:ref>", methods=["DELETE"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.response(204)
 @documents(blp, *SESSION_CODES, "foreign_token", "not_found")
 @blp.doc(security=BEARER)
