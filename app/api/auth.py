@@ -78,8 +78,7 @@ def login(body: dict) -> dict:
 
 @blp.route("/session", methods=["GET"])
 @blp.response(200, SessionSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=[{"bearer": []}])
+@documents(blp, *SESSION_CODES, security=[{"bearer": []}])
 def session() -> dict:
     """The wallet and expiry of the bearer session sent."""
     info = current_session()
@@ -92,8 +91,7 @@ def session() -> dict:
 
 @blp.route("/logout", methods=["POST"])
 @blp.response(204)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=[{"bearer": []}])
+@documents(blp, *SESSION_CODES, security=[{"bearer": []}])
 def logout() -> None:
     """End the bearer session sent; device tokens stay registered."""
     sessions.revoke(current_session())

@@ -117,19 +117,16 @@ def _config() -> ApiConfig:
 
 
 def _count(config: ApiConfig, rules: tuple[Rule, ...]) -> None:
-    hits = [
-        (item, (_KEY_PREFIX, rule.key(), rule.scope))
+    windows = [
+        (item, item.key_for(_KEY_PREFIX, rule.key(), rule.scope))
         for rule in rules
         for item in _items(getattr(config, rule.setting))
     ]
     counters: Counters = current_app.extensions["epns_counters"]
-    keys = [item.key_for(*identifiers) for item, identifiers in hits]
-    counts = counters.incr_all(
-        [(key, item.get_expiry()) for key, (item, _) in zip(keys, hits, strict=True)]
-    )
+    counts = counters.incr_all([(key, item.get_expiry()) for item, key in windows])
     breached = [
-        (key, item, identifiers)
-        for key, (item, identifiers), count in zip(keys, hits, counts, strict=True)
+        (item, key)
+        for (item, key), count in zip(windows, counts, strict=True)
         if count > item.amount
     ]
     if breached:
@@ -142,17 +139,17 @@ def _items(text: str) -> tuple[RateLimitItem, ...]:
     return tuple(parse_many(text))
 
 
-def _refuse(counters: Counters, breached: list) -> None:
+def _refuse(counters: Counters, breached: list[tuple[RateLimitItem, str]]) -> None:
     """Answer 429, waiting for the last breached window to reset.
 
     Only a breach pays for reading the windows' expiry; the X-RateLimit
     headers on every answer would cost Redis round trips on every request.
     """
-    resets = [counters.expiry(key) for key, _, _ in breached]
+    resets = [counters.expiry(key) for _, key in breached]
     g.retry_after = max(1, math.ceil(max(resets) - time.time()))
-    for _, item, identifiers in breached:
-        log.info("ratelimit %s (%s) exceeded", item, "/".join(identifiers[1:]))
-    raise TooManyRequests(description=str(breached[0][1]))
+    for item, key in breached:
+        log.info("rate limit %s exceeded: %s", item, key)
+    raise TooManyRequests(description=str(breached[0][0]))
 
 
 def _signin_wallet_key() -> str:

@@ -45,8 +45,8 @@ BEARER = [{"bearer": []}]
     "invalid_address",
     "bad_checksum",
     "wallet_mismatch",
+    security=BEARER,
 )
-@blp.doc(security=BEARER)
 def register(body: dict) -> tuple[dict, int]:
     """Register the phone's push token for the session's wallet.
 
@@ -67,8 +67,7 @@ def register(body: dict) -> tuple[dict, int]:
 
 @blp.route("", methods=["GET"])
 @blp.response(200, DeviceListSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, security=BEARER)
 def list_devices() -> dict:
     """The devices registered for the session's wallet."""
     rows = tokens.list_devices(current_session().wallet)
@@ -78,8 +77,7 @@ def list_devices() -> dict:
 @blp.route("", methods=["DELETE"])
 @write_limits
 @blp.response(200, DeletedSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, security=BEARER)
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
     session = current_session()
@@ -100,8 +98,8 @@ def delete_all() -> dict:
     "foreign_token",
     "not_found",
     "conflict",
+    security=BEARER,
 )
-@blp.doc(security=BEARER)
 def update_device(body: dict, ref: str) -> dict:
     """Rotate a device's token or change its platform.
 
@@ -123,8 +121,7 @@ def update_device(body: dict, ref: str) -> dict:
 @blp.route("/<string:ref>", methods=["DELETE"])
 @write_limits
 @blp.response(204)
-@documents(blp, *SESSION_CODES, "foreign_token", "not_found")
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, "foreign_token", "not_found", security=BEARER)
 def delete_device(ref: str) -> None:
     """Forget one device (by id or token) of the session's wallet."""
     tokens.delete_device(current_session().wallet, ref)
