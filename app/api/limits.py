@@ -73,7 +73,9 @@ def storage_uri(redis_url: str) -> str:
 
 
 def _drop_hooks(app: Flask) -> None:
-    def ours(hook: Callable) -> bool:
+    """Remove what init_app registered: bound methods or partials of it."""
+
+    def the_limiters(hook: Callable) -> bool:
         target = getattr(hook, "func", hook)
         return getattr(target, "__self__", None) is limiter or (
             getattr(hook, "args", ()) == (limiter,)
@@ -84,7 +86,7 @@ def _drop_hooks(app: Flask) -> None:
         app.after_request_funcs,
         app.teardown_request_funcs,
     ):
-        hooks[None] = [hook for hook in hooks.get(None, []) if not ours(hook)]
+        hooks[None] = [hook for hook in hooks.get(None, []) if not the_limiters(hook)]
 
 
 @dataclass(frozen=True)
