@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from prometheus_client import REGISTRY
 
 from app import create_app
 from app.config import ConfigError, load_settings
@@ -117,6 +118,17 @@ def test_metrics_exposes_the_documented_names(client):
         assert f"# TYPE {name} " in text, name
     assert 'epns_api_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
+
+
+def test_every_answer_counts_once_in_its_series(client):
+    labels = {"route": "/healthz", "method": "GET", "status": "200"}
+    before = REGISTRY.get_sample_value("epns_api_requests_total", labels) or 0
+
+    for _ in range(3):
+        client.get("/healthz")
+    client.post("/healthz")
+
+    assert REGISTRY.get_sample_value("epns_api_requests_total", labels) == before + 3
 
 
 def _redis_target(url: str) -> tuple[tuple[str, int] | str, int]:

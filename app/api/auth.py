@@ -7,7 +7,7 @@ from flask import current_app
 from app import auth, sessions
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
-from app.api.limits import signin_per_ip, signin_per_wallet
+from app.api.limits import nonce_limits, signin_limits
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
 from app.api.session import SESSION_CODES, current_session
 
@@ -34,7 +34,7 @@ LOGIN_CODES = (
 
 
 @blp.route("/nonce", methods=["POST"])
-@signin_per_ip
+@nonce_limits
 @blp.response(200, NonceSchema)
 @documents(blp)
 def nonce() -> dict:
@@ -55,8 +55,7 @@ def nonce() -> dict:
 
 
 @blp.route("/login", methods=["POST"])
-@signin_per_ip
-@signin_per_wallet
+@signin_limits
 @blp.arguments(LoginSchema())
 @blp.response(200, LoginResultSchema)
 @documents(blp, *LOGIN_CODES)
@@ -79,8 +78,7 @@ def login(body: dict) -> dict:
 
 @blp.route("/session", methods=["GET"])
 @blp.response(200, SessionSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=[{"bearer": []}])
+@documents(blp, *SESSION_CODES, security=[{"bearer": []}])
 def session() -> dict:
     """The wallet and expiry of the bearer session sent."""
     info = current_session()
@@ -93,8 +91,7 @@ def session() -> dict:
 
 @blp.route("/logout", methods=["POST"])
 @blp.response(204)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=[{"bearer": []}])
+@documents(blp, *SESSION_CODES, security=[{"bearer": []}])
 def logout() -> None:
     """End the bearer session sent; device tokens stay registered."""
     sessions.revoke(current_session())

@@ -104,11 +104,14 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
     return body
 
 
-def documents(blp: Blueprint, *codes: str) -> Callable:
+def documents(
+    blp: Blueprint, *codes: str, security: list[dict] | None = None
+) -> Callable:
     """Document the error answers of a route, one entry per HTTP status.
 
-    One ``doc`` layer for all of them: each ``alt_response`` would wrap the
-    view once more and cost a call on every request.
+    One ``doc`` layer for all of them and the route's ``security``: each
+    ``alt_response`` or ``doc`` would wrap the view once more and cost a
+    call on every request.
     """
     by_status: dict[int, list[str]] = {}
     for code in (*codes, *COMMON_CODES):
@@ -122,7 +125,9 @@ def documents(blp: Blueprint, *codes: str) -> Callable:
         for status, names in sorted(by_status.items())
     }
     responses["429"]["headers"] = {"Retry-After": RETRY_AFTER}
-    return blp.doc(responses=responses)
+    if security is None:
+        return blp.doc(responses=responses)
+    return blp.doc(responses=responses, security=security)
 
 
 def _service_error(exc: ServiceError):

@@ -3,52 +3,66 @@
 Limits are read from the app's settings at request time, so tests and
 deployments set them through ``RATE_LIMIT_*`` without code changes. A
 breached limit answers 429 in the error contract with ``Retry-After``.
+
+The counters are flask-limiter's: its storage, its fixed-window script and
+its keys, so a deploy keeps the windows already counting. What differs is
+the round trip: every limit a route names is counted in one pipelined Redis
+call (``app.api.counters``) where flask-limiter sends one script call per
+limit and walks its own resolution machinery on every request. One
+consequence: a request refused by one limit has still counted against the
+others it names.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
-from flask_limiter import Limiter, RequestLimit
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
+from app.api.counters import Counters
 from app.api.session import session_wallet
 from app.config import ApiConfig, Settings
+
+log = logging.getLogger(__name__)
 
 # The line after the EIP-4361 header is the signing address; in the JSON text
 # the newlines around it are written as the two characters "\n".
 _MESSAGE_ADDRESS = re.compile(
     r"sign in with your Ethereum account:\\n(0x[0-9a-fA-F]{40})\\n"
 )
+_KEY_PREFIX = "epns-api"
 
-
-def _remember_retry_after(breached: RequestLimit) -> None:
-    """Keep the wait for the 429 answer's Retry-After header.
-
-    Only a breach pays for reading the window; the X-RateLimit headers on
-    every answer would cost Redis round trips on every request.
-    """
-    g.retry_after = max(1, math.ceil(breached.window[0] - time.time()))
-
-
-# One Limiter per process, like any Flask extension: init_app binds it to
-# each app built (tests build many, all on the same Redis).
+# One Limiter per process, like any Flask extension: it owns the storage
+# (built from RATELIMIT_STORAGE_URI at init_app) that the counters use.
 limiter = Limiter(
     key_func=get_remote_address,
     headers_enabled=False,
     strategy="fixed-window",
-    key_prefix="epns-api",
-    on_breach=_remember_retry_after,
+    key_prefix=_KEY_PREFIX,
 )
 
 
 def init_limiter(app: Flask, settings: Settings) -> None:
+    """Build the storage and count through it; no per-request hooks.
+
+    flask-limiter's before/after/teardown hooks only serve default and
+    application limits, which we have none of, yet cost more than the
+    counting itself on every request: they are not installed.
+    """
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(settings.redis_url)
     limiter.init_app(app)
+    _drop_hooks(app)
+    app.extensions["epns_counters"] = Counters(limiter.storage)
 
 
 def storage_uri(redis_url: str) -> str:
@@ -58,16 +72,86 @@ def storage_uri(redis_url: str) -> str:
     return redis_url
 
 
+def _drop_hooks(app: Flask) -> None:
+    """Remove what init_app registered: bound methods or partials of it."""
+
+    def the_limiters(hook: Callable) -> bool:
+        target = getattr(hook, "func", hook)
+        return getattr(target, "__self__", None) is limiter or (
+            getattr(hook, "args", ()) == (limiter,)
+        )
+
+    for hooks in (
+        app.before_request_funcs,
+        app.after_request_funcs,
+        app.teardown_request_funcs,
+    ):
+        hooks[None] = [hook for hook in hooks.get(None, []) if not the_limiters(hook)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A limit: the setting holding its text, its scope, whom it counts."""
+
+    setting: str
+    scope: str
+    key: Callable[[], str]
+
+
+def limited(*rules: Rule) -> Callable:
+    """Count ``rules`` before the view runs (and before its body is parsed)."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            config = _config()
+            if config.rate_limits_enabled:
+                _count(config, rules)
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
 def _config() -> ApiConfig:
     return current_app.config["SETTINGS"].api
 
 
-def _exempt() -> bool:
-    return not _config().rate_limits_enabled
+def _count(config: ApiConfig, rules: tuple[Rule, ...]) -> None:
+    windows = [
+        (item, item.key_for(_KEY_PREFIX, rule.key(), rule.scope))
+        for rule in rules
+        for item in _items(getattr(config, rule.setting))
+    ]
+    counters: Counters = current_app.extensions["epns_counters"]
+    counts = counters.incr_all([(key, item.get_expiry()) for item, key in windows])
+    breached = [
+        (item, key)
+        for (item, key), count in zip(windows, counts, strict=True)
+        if count > item.amount
+    ]
+    if breached:
+        _refuse(counters, breached)
 
 
-def _limit(name: str) -> Callable[[], str]:
-    return lambda: getattr(_config(), name)
+@functools.lru_cache(maxsize=64)
+def _items(text: str) -> tuple[RateLimitItem, ...]:
+    """Parsed once per limit text, not on every request."""
+    return tuple(parse_many(text))
+
+
+def _refuse(counters: Counters, breached: list[tuple[RateLimitItem, str]]) -> None:
+    """Answer 429, waiting for the last breached window to reset.
+
+    Only a breach pays for reading the windows' expiry; the X-RateLimit
+    headers on every answer would cost Redis round trips on every request.
+    """
+    resets = [counters.expiry(key) for _, key in breached]
+    g.retry_after = max(1, math.ceil(max(resets) - time.time()))
+    for item, key in breached:
+        log.info("rate limit %s exceeded: %s", item, key)
+    raise TooManyRequests(description=str(breached[0][0]))
 
 
 def _signin_wallet_key() -> str:
@@ -87,14 +171,13 @@ def _session_wallet_key() -> str:
     return f"wallet:{wallet}" if wallet else f"anonymous:{get_remote_address()}"
 
 
-def _shared(name: str, scope: str, key_func: Callable[[], str] | None = None):
-    return limiter.shared_limit(
-        _limit(name), scope=scope, key_func=key_func, exempt_when=_exempt
-    )
+# Shared scopes: counted across every route that names them, e.g. all token
+# writes together.
+SIGNIN_PER_IP = Rule("signin_limit_ip", "signin-ip", get_remote_address)
+SIGNIN_PER_WALLET = Rule("signin_limit_wallet", "signin-wallet", _signin_wallet_key)
+WRITES_PER_IP = Rule("write_limit_ip", "writes-ip", get_remote_address)
+WRITES_PER_WALLET = Rule("write_limit_wallet", "writes-wallet", _session_wallet_key)
 
-
-# Counted across every route they decorate, e.g. all token writes together.
-signin_per_ip = _shared("signin_limit_ip", "signin-ip")
-signin_per_wallet = _shared("signin_limit_wallet", "signin-wallet", _signin_wallet_key)
-writes_per_ip = _shared("write_limit_ip", "writes-ip")
-writes_per_wallet = _shared("write_limit_wallet", "writes-wallet", _session_wallet_key)
+signin_limits = limited(SIGNIN_PER_IP, SIGNIN_PER_WALLET)
+nonce_limits = limited(SIGNIN_PER_IP)
+write_limits = limited(WRITES_PER_IP, WRITES_PER_WALLET)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from app import sessions, tokens
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
-from app.api.limits import writes_per_ip, writes_per_wallet
+from app.api.limits import write_limits
 from app.api.schemas import (
     DeletedSchema,
     DeviceListSchema,
@@ -28,8 +28,7 @@ BEARER = [{"bearer": []}]
 
 
 @blp.route("/register", methods=["POST"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.arguments(RegisterSchema())
 @blp.response(201, RegisterResultSchema, description="A new token was stored")
 @blp.alt_response(
@@ -46,8 +45,8 @@ BEARER = [{"bearer": []}]
     "invalid_address",
     "bad_checksum",
     "wallet_mismatch",
+    security=BEARER,
 )
-@blp.doc(security=BEARER)
 def register(body: dict) -> tuple[dict, int]:
     """Register the phone's push token for the session's wallet.
 
@@ -68,8 +67,7 @@ def register(body: dict) -> tuple[dict, int]:
 
 @blp.route("", methods=["GET"])
 @blp.response(200, DeviceListSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, security=BEARER)
 def list_devices() -> dict:
     """The devices registered for the session's wallet."""
     rows = tokens.list_devices(current_session().wallet)
@@ -77,11 +75,9 @@ def list_devices() -> dict:
 
 
 @blp.route("", methods=["DELETE"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.response(200, DeletedSchema)
-@documents(blp, *SESSION_CODES)
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, security=BEARER)
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
     session = current_session()
@@ -91,8 +87,7 @@ def delete_all() -> dict:
 
 
 @blp.route("/<string:ref>", methods=["PATCH"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.arguments(UpdateSchema())
 @blp.response(200, RegisterResultSchema)
 @documents(
@@ -103,8 +98,8 @@ def delete_all() -> dict:
     "foreign_token",
     "not_found",
     "conflict",
+    security=BEARER,
 )
-@blp.doc(security=BEARER)
 def update_device(body: dict, ref: str) -> dict:
     """Rotate a device's token or change its platform.
 
@@ -124,11 +119,9 @@ def update_device(body: dict, ref: str) -> dict:
 
 
 @blp.route("/<string:ref>", methods=["DELETE"])
-@writes_per_ip
-@writes_per_wallet
+@write_limits
 @blp.response(204)
-@documents(blp, *SESSION_CODES, "foreign_token", "not_found")
-@blp.doc(security=BEARER)
+@documents(blp, *SESSION_CODES, "foreign_token", "not_found", security=BEARER)
 def delete_device(ref: str) -> None:
     """Forget one device (by id or token) of the session's wallet."""
     tokens.delete_device(current_session().wallet, ref)

@@ -2,7 +2,8 @@
 
 Schemas check shape only (types, required fields, lengths, unknown fields);
 the rules (address forms, platforms, token forms) live in the services, so
-they answer with their own stable error codes.
+they answer with their own stable error codes. Answer schemas dump the
+views' dicts directly (``app.api.dumping``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.addresses import short
+from app.api.dumping import DictDumpSchema
 from app.models import DeviceToken, Platform
 
 PLATFORMS = [p.value for p in Platform]
@@ -35,7 +37,7 @@ def _text(max_length: int, **metadata) -> fields.String:
     )
 
 
-class NonceSchema(ma.Schema):
+class NonceSchema(DictDumpSchema):
     nonce = fields.String(metadata={"description": "Put it in the message's Nonce"})
     expires_at = UtcDateTime()
     domain = fields.String(metadata={"description": "The message's domain"})
@@ -50,13 +52,13 @@ class LoginSchema(ma.Schema):
     )
 
 
-class LoginResultSchema(ma.Schema):
+class LoginResultSchema(DictDumpSchema):
     token = fields.String(metadata={"description": "Send as Authorization: Bearer"})
     wallet = fields.String(metadata={"description": "Lower-case 0x address"})
     expires_at = UtcDateTime()
 
 
-class SessionSchema(ma.Schema):
+class SessionSchema(DictDumpSchema):
     wallet = fields.String()
     chain_id = fields.Integer()
     expires_at = UtcDateTime()
@@ -93,7 +95,7 @@ class UpdateSchema(ma.Schema):
     )
 
 
-class DeviceSchema(ma.Schema):
+class DeviceSchema(DictDumpSchema):
     id = fields.Integer()
     wallet = fields.String()
     platform = fields.String(metadata={"enum": PLATFORMS})
@@ -103,7 +105,7 @@ class DeviceSchema(ma.Schema):
     updated_at = UtcDateTime()
 
 
-class RegisterResultSchema(ma.Schema):
+class RegisterResultSchema(DictDumpSchema):
     result = fields.String(
         metadata={
             "enum": ["created", "unchanged", "updated", "moved"],
@@ -113,11 +115,11 @@ class RegisterResultSchema(ma.Schema):
     device = fields.Nested(DeviceSchema)
 
 
-class DeviceListSchema(ma.Schema):
+class DeviceListSchema(DictDumpSchema):
     devices = fields.List(fields.Nested(DeviceSchema))
 
 
-class DeletedSchema(ma.Schema):
+class DeletedSchema(DictDumpSchema):
     deleted = fields.Integer(metadata={"description": "Device tokens removed"})
 
 

@@ -43,14 +43,16 @@ def require_wallet(wallet: str) -> None:
 
 def current_session() -> SessionInfo:
     """The request's session, or AuthFailed (cached: limiter and view share it)."""
-    if "api_session" not in g:
+    found = g.get("api_session")
+    if found is None:
         try:
-            g.api_session = authenticate(bearer_token())
+            found = authenticate(bearer_token())
         except AuthFailed as exc:
-            g.api_session = exc
-    if isinstance(g.api_session, AuthFailed):
-        raise g.api_session
-    return g.api_session
+            found = exc
+        g.api_session = found
+    if isinstance(found, AuthFailed):
+        raise found
+    return found
 
 
 def session_wallet() -> str | None:

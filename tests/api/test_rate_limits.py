@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
+
+import redis.connection
+
 from app.models import DeviceToken
 from tests.api.helpers import apns_token, bearer, login, signed_message
 
@@ -82,3 +86,72 @@ def test_malformed_writes_count_too(make_app, alice):
     ]
 
     assert codes == [422, 422, 429]
+
+
+def test_a_write_counts_both_limits_in_one_redis_round_trip(
+    make_app, alice, monkeypatch
+):
+    client = make_app().test_client()
+    token = login(client, alice)
+    sends = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sends.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(
+        redis.connection.AbstractConnection, "send_packed_command", counting
+    )
+    body = {"wallet": alice.address, "device_token": apns_token(1), "platform": "ios"}
+    answer = client.post(
+        "/apis/v1/pushtokens/register", json=body, headers=bearer(token)
+    )
+
+    assert answer.status_code == 201
+    assert len(sends) == 1
+
+
+def test_retry_after_waits_for_every_breached_window(make_app, alice):
+    client = make_app(
+        RATE_LIMIT_WRITE_IP="1/minute", RATE_LIMIT_WRITE_WALLET="1/hour"
+    ).test_client()
+    token = login(client, alice)
+
+    first = client.delete("/apis/v1/pushtokens/1", headers=bearer(token))
+    second = client.delete("/apis/v1/pushtokens/1", headers=bearer(token))
+
+    assert (first.status_code, second.status_code) == (404, 429)
+    assert 60 < int(second.headers["Retry-After"]) <= 3600
+
+
+def test_counts_keep_flask_limiters_keys(make_app, redis):
+    client = make_app(RATE_LIMIT_SIGNIN_IP="5/minute").test_client()
+
+    client.post("/apis/v1/auth/nonce")
+    client.post("/apis/v1/auth/nonce")
+
+    key = "LIMITS:LIMITER/epns-api/127.0.0.1/signin-ip/5/1/minute"
+    assert int(redis.get(key)) == 2
+    assert 0 < redis.ttl(key) <= 60
+
+
+def test_counters_load_their_script_again_when_the_server_lost_it(app, redis):
+    counters = app.extensions["epns_counters"]
+    # A script text the server has never seen stands for one it forgot.
+    text = counters._script.script
+    text = text.decode() if isinstance(text, bytes) else text
+    counters._script = redis.register_script(f"-- {secrets.token_hex(8)}\n{text}")
+
+    assert counters.incr_all([("reload/a", 60), ("reload/b", 60)]) == [1, 1]
+    assert counters.incr_all([("reload/a", 60)]) == [2]
+
+
+def test_flask_limiters_per_request_hooks_are_not_installed(app):
+    hooks = [
+        *app.before_request_funcs.get(None, []),
+        *app.after_request_funcs.get(None, []),
+        *app.teardown_request_funcs.get(None, []),
+    ]
+
+    assert not [h for h in hooks if "flask_limiter" in repr(h)]
