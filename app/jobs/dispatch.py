@@ -31,7 +31,13 @@ from app.jobs.channel_meta import refresh_meta
 from app.jobs.context import current
 from app.jobs.identity import Skip, parse_identity
 from app.jobs.ipfs import Unavailable
-from app.jobs.messages import apns_payload, collapse_id, fcm_message
+from app.jobs.messages import (
+    FcmBody,
+    apns_body,
+    apns_payload,
+    collapse_id,
+    fcm_message,
+)
 from app.jobs.payload import BROADCAST, Payload, resolve_payload
 from app.jobs.sending import Messages, Tally, send_rows
 from app.logs import bind, notification_ids
@@ -169,8 +175,8 @@ def _messages(notification: Notification) -> Messages:
     payload = Payload.from_json(notification.payload)
     channel = channel_info(notification)
     return Messages(
-        fcm=fcm_message(payload, channel, notification.id),
-        apns=apns_payload(payload, channel, notification.id),
+        fcm=FcmBody.of(fcm_message(payload, channel, notification.id)),
+        apns=apns_body(apns_payload(payload, channel, notification.id)),
         collapse_id=collapse_id(notification.id),
     )
 

@@ -21,6 +21,7 @@ import httpx
 from google.oauth2 import service_account
 
 from app.addresses import short
+from app.jobs.messages import FcmBody
 from app.jobs.outcomes import Outcome, classify_fcm, transport_failure
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,8 @@ class FcmSender:
         self._semaphore = asyncio.Semaphore(concurrency)
         self.refreshes = 0
 
-    async def send(self, token: str, message: dict) -> Outcome:
-        body = json.dumps(
-            {"message": {**message, "token": token}},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+    async def send(self, token: str, message: FcmBody) -> Outcome:
+        body = message.for_token(token)
         async with self._semaphore:
             try:
                 headers = {

@@ -22,6 +22,7 @@ from app import metrics
 from app.config import DispatchConfig
 from app.jobs import ledger, runtime
 from app.jobs.fcm import CredentialError
+from app.jobs.messages import FcmBody
 from app.jobs.outcomes import Kind, Outcome
 from app.jobs.runtime import Disabled, Senders
 from app.models import Delivery
@@ -34,8 +35,10 @@ MAX_INLINE_WAIT = 30.0
 
 @dataclass(frozen=True)
 class Messages:
-    fcm: dict
-    apns: dict
+    """A notification's request bodies, serialised once for all its devices."""
+
+    fcm: FcmBody
+    apns: bytes
     collapse_id: str
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from app.jobs.dispatch import dispatch_notification
 from app.models import Delivery, DeviceToken, RemovedToken
@@ -81,6 +82,14 @@ def test_apns_collapse_id_is_set(worker, fakes):
     dispatch_notification(n.id)
     assert fakes.apns.received[0]["headers"]["apns-collapse-id"] == f"epns-{n.id}"
     assert fakes.apns.received[0]["headers"]["apns-push-type"] == "alert"
+
+
+def test_every_apns_request_has_its_own_canonical_apns_id(worker, fakes):
+    audience(300, "ios")
+    dispatch_notification(h.notify(h.direct("1")).id)
+    ids = [r["headers"]["apns-id"] for r in fakes.apns.received]
+    assert len(ids) == len(set(ids)) == 300
+    assert all(str(uuid.UUID(i)) == i for i in ids)
 
 
 def test_broken_credential_disables_one_app_and_platform(
