@@ -70,6 +70,7 @@ def test_fcm_payload_errors_fail_and_keep_the_token(worker, fakes, kind):
         {"kind": "reset"},
         {"kind": "goaway"},
         {"kind": "slow", "delay": 3},
+        {"kind": "silent"},
     ],
 )
 def test_fcm_transient_answers_are_retried(worker, fakes, answer):
@@ -77,7 +78,7 @@ def test_fcm_transient_answers_are_retried(worker, fakes, answer):
     fakes.fcm.script.add(TOKEN, [answer])
     assert dispatch_notification(n.id)["sent"] == 1
     assert outcome()[0] == "delivered"
-    # httpx itself resends a request a GOAWAY says was never processed.
+    # The client itself resends a request a GOAWAY says was never processed.
     assert outcome()[2] == (1 if answer["kind"] == "goaway" else 2)
     # A late 200 did reach the device: the resend carries the same collapse key.
     late = answer["kind"] == "slow"
