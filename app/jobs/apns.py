@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from functools import partial
 
+import h2.connection
 import h2.events
 import h2.exceptions
 import jwt
@@ -123,13 +124,7 @@ class _Protocol(APNsTLSClientProtocol):
         super().__init__(*args, **kwargs)
         self.free_channels = ChannelPool(STREAMS_PER_CONNECTION)
         self._flush_pending = False
-        self.conn.config.validate_outbound_headers = False
-        self.conn.config.normalize_outbound_headers = False
-        encode = self.conn.encoder.encode
-        self.conn.encoder.encode = partial(encode_headers, encode)
-        # Tokens and ids never repeat: a small table keeps hpack's linear
-        # search short while the fixed headers still get indexed.
-        self.conn.encoder.header_table_size = HPACK_TABLE
+        tune_connection(self.conn)
 
     def connection_made(self, transport) -> None:
         self.last_activity = time.monotonic()
@@ -251,6 +246,16 @@ class _Protocol(APNsTLSClientProtocol):
         if future is not None and not future.done():
             future.set_exception(StreamReset(f"stream {stream_id} reset"))
         self.free_channels.release()
+
+
+def tune_connection(conn: h2.connection.H2Connection) -> None:
+    """The h2 settings of our APNs connections (the bare benchmark shares them)."""
+    conn.config.validate_outbound_headers = False
+    conn.config.normalize_outbound_headers = False
+    conn.encoder.encode = partial(encode_headers, conn.encoder.encode)
+    # Tokens and ids never repeat: a small table keeps hpack's linear
+    # search short while the fixed headers still get indexed.
+    conn.encoder.header_table_size = HPACK_TABLE
 
 
 # Unique per request: indexing them would only evict the fixed headers.
