@@ -14,20 +14,16 @@ import json
 import ssl
 import time
 
-import h2.config
-import h2.connection
 import h2.events
 
-from app.jobs.apns import PushIds, tune_connection
+from app.jobs.apns import HPACK_TABLE, UNIQUE_HEADERS, PushIds
+from app.jobs.http2 import client_connection
 
 
 class _Client(asyncio.Protocol):
     def __init__(self, streams: int) -> None:
-        self.conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True)
-        )
         # The same h2 settings, header encoding and table size as our sender.
-        tune_connection(self.conn)
+        self.conn = client_connection(UNIQUE_HEADERS, HPACK_TABLE)
         self.free = asyncio.Semaphore(streams)
         self.waiting: dict[int, asyncio.Future] = {}
         self.status: dict[int, int] = {}
@@ -99,8 +95,8 @@ async def send_all(
         request = [
             (":method", "POST"),
             (":scheme", "https"),
+            (":authority", f"{host}:{port}"),
             (":path", f"/3/device/{token}"),
-            ("host", host),
             ("apns-id", ids.next()),
             *headers.items(),
         ]

@@ -1,9 +1,11 @@
-"""A small asyncio HTTP/2 client for one request/response API (FCM v1).
+"""A small asyncio HTTP/2 client for one request/response API (FCM, APNs).
 
 httpx spent more CPU per FCM request than the whole rest of a push (its
-pool, request models and locks around every stream), and a push needs
-little of it: a few long-lived connections to one origin, many streams on
-each, h2 flow control, and each way a request can be lost named. A stream
+pool, request models and locks around every stream), aioapns added a
+dozen Python-level steps per APNs request and had to be patched for resets
+and silence, and a push needs little of either: a few long-lived
+connections to one origin, many streams on each, h2 flow control, and
+each way a request can be lost named. A stream
 the server resets fails with ``StreamReset``; a lost connection fails its
 streams with ``ConnectionLost``; a request a GOAWAY says was never
 processed is sent once more on a fresh connection. Deadlines belong to the
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # Responses are small, but let the server send many at once.
 RECEIVE_WINDOW = 1 << 24
+HPACK_TABLE = 4096
 
 
 class StreamReset(Exception):
@@ -62,21 +65,40 @@ class _Stream:
     body: bytearray = field(default_factory=bytearray)
 
 
+def client_connection(
+    unique: frozenset[str] = frozenset(), table_size: int = HPACK_TABLE
+) -> h2.connection.H2Connection:
+    """An h2 client connection tuned for many small requests to one API.
+
+    We build every header ourselves, from constants and values checked
+    when they were stored (tokens), so h2's header validation, which costs
+    more than the rest of a request's header handling, is skipped. Headers
+    go out without Huffman coding (CPU for a few bytes); those named in
+    ``unique`` change on every request and are kept out of the HPACK table,
+    so what repeats (the provider or OAuth token too) stays indexed.
+    """
+    config = h2.config.H2Configuration(
+        client_side=True,
+        header_encoding=None,
+        validate_outbound_headers=False,
+        normalize_outbound_headers=False,
+        validate_inbound_headers=False,
+    )
+    conn = h2.connection.H2Connection(config)
+    conn.encoder.encode = partial(_encode, conn.encoder.encode, unique)
+    conn.encoder.header_table_size = table_size
+    return conn
+
+
+def _encode(encode, unique: frozenset[str], headers, huffman: bool = True) -> bytes:
+    return encode([(n, v, n in unique) for n, v in headers], huffman=False)
+
+
 class _Connection(asyncio.Protocol):
     """One HTTP/2 connection; its streams complete futures as answers arrive."""
 
-    def __init__(self, on_stream_done, on_retired, max_streams: int) -> None:
-        config = h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            # We build every header ourselves from constants: h2's checks of
-            # them cost more than the rest of a request's header handling.
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-        )
-        self.conn = h2.connection.H2Connection(config)
-        # Unique values are few (the body length): index them all, no Huffman.
-        self.conn.encoder.encode = partial(self.conn.encoder.encode, huffman=False)
+    def __init__(self, conn, on_stream_done, on_retired, max_streams: int) -> None:
+        self.conn = conn
         self.streams: dict[int, _Stream] = {}
         self.max_streams = max_streams
         self.accepting = False
@@ -272,6 +294,8 @@ class Http2Pool:
         max_connections: int = 8,
         streams_per_connection: int = 100,
         ssl_context: ssl.SSLContext | None = None,
+        unique_headers: frozenset[str] = frozenset(),
+        table_size: int = HPACK_TABLE,
     ) -> None:
         url = urlparse(base_url)
         self.scheme = url.scheme
@@ -284,6 +308,7 @@ class Http2Pool:
         self._ssl = ssl_context if self.scheme == "https" else None
         self._max_connections = max_connections
         self._streams = streams_per_connection
+        self._new_conn = partial(client_connection, unique_headers, table_size)
         self._connections: list[_Connection] = []
         self._opening = 0
         self._waiters: deque[asyncio.Future] = deque()
@@ -333,7 +358,13 @@ class Http2Pool:
         self._opening += 1
         try:
             _, connection = await asyncio.get_running_loop().create_connection(
-                partial(_Connection, self._stream_done, self._forget, self._streams),
+                partial(
+                    _Connection,
+                    self._new_conn(),
+                    self._stream_done,
+                    self._forget,
+                    self._streams,
+                ),
                 self.host,
                 self.port,
                 ssl=self._ssl,

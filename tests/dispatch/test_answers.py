@@ -158,7 +158,7 @@ def test_apns_transient_answers_are_retried(worker, fakes, answer):
     n = one_device("ios")
     fakes.apns.script.add(TOKEN, [answer])
     assert dispatch_notification(n.id)["sent"] == 1
-    # aioapns resends on a new connection a request caught by a GOAWAY.
+    # The client resends on a new connection a request a GOAWAY left unprocessed.
     assert outcome()[0] == "delivered"
     assert outcome()[2] == (1 if answer["kind"] == "goaway" else 2)
     assert [r["delivered"] for r in fakes.apns.received] == [False, True]
