@@ -85,13 +85,61 @@ def client_connection(
         validate_inbound_headers=False,
     )
     conn = h2.connection.H2Connection(config)
-    conn.encoder.encode = partial(_encode, conn.encoder.encode, unique)
     conn.encoder.header_table_size = table_size
+    conn.encoder.encode = HeaderEncoder(conn.encoder, unique)
     return conn
 
 
-def _encode(encode, unique: frozenset[str], headers, huffman: bool = True) -> bytes:
-    return encode([(n, v, n in unique) for n, v in headers], huffman=False)
+class HeaderEncoder:
+    """HPACK encoding that reuses the bytes of headers it has encoded before.
+
+    Once a repeated header is in the dynamic table, its encoding is an index
+    of a byte or two, the same on every request for as long as the table
+    does not change; and nothing changes it while the only new values are
+    the never-indexed unique ones. So each repeated header is encoded once
+    per table state, and only the unique ones go through hpack each time.
+    A resize (the peer's SETTINGS) or any addition starts the cache afresh.
+    """
+
+    def __init__(self, encoder, unique: frozenset[str]) -> None:
+        self._encode = encoder.encode
+        self._table = encoder.header_table
+        self._unique = unique
+        self._cache: dict[tuple[str, str], bytes] = {}
+        self._state = self._table_state()
+
+    def __call__(self, headers, huffman: bool = True) -> bytes:
+        if self._table.resized or not self._unchanged():
+            self._cache.clear()
+            block = self._encode(
+                [(n, v, n in self._unique) for n, v in headers], huffman=False
+            )
+            self._state = self._table_state()
+            return block
+        return b"".join([self._one(name, value) for name, value in headers])
+
+    def _one(self, name: str, value: str) -> bytes:
+        if name in self._unique:
+            return self._encode([(name, value, True)], huffman=False)
+        key = (name, value)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._encode([key], huffman=False)
+            if self._unchanged():
+                self._cache[key] = cached
+            else:  # it was added to the table: what was cached may be stale
+                self._cache.clear()
+                self._state = self._table_state()
+        return cached
+
+    def _unchanged(self) -> bool:
+        length, first = self._table_state()
+        return length == self._state[0] and first is self._state[1]
+
+    def _table_state(self) -> tuple[int, object]:
+        # Additions put a new tuple first; holding it keeps its identity ours.
+        entries = self._table.dynamic_entries
+        return len(entries), entries[0] if entries else None
 
 
 class _Connection(asyncio.Protocol):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
-from app.jobs.http2 import Http2Pool
+import hpack
+
+from app.jobs.http2 import Http2Pool, client_connection
 from tests.fakes.server import FakeServer, Reply, Request
 
 
@@ -51,3 +54,26 @@ def test_many_concurrent_requests_share_few_connections():
         server.stop()
     assert bodies == [str(n).encode() for n in range(1, 301)]
     assert connections <= 2
+
+
+def test_cached_header_encoding_decodes_to_the_headers_sent():
+    """Whatever repeats, changes, or resizes the table, every block decodes right."""
+    rng = random.Random(7)
+    conn = client_connection(frozenset({":path", "apns-id"}), table_size=256)
+    decoder = hpack.Decoder()
+    authorization = "bearer one"
+    for n in range(400):
+        if n % 97 == 0:
+            authorization = f"bearer {rng.getrandbits(64):x}"  # renewed token
+        if n == 200:
+            conn.encoder.header_table_size = 128  # the peer's SETTINGS shrink it
+            decoder.header_table_size = 128
+        headers = [
+            (":method", "POST"),
+            (":path", f"/3/device/{rng.getrandbits(64):x}"),
+            ("apns-id", str(n)),
+            ("apns-collapse-id", f"epns-{rng.randrange(3)}"),
+            ("authorization", authorization),
+        ]
+        block = conn.encoder.encode(headers)
+        assert decoder.decode(block) == headers
