@@ -16,6 +16,7 @@ answered nothing for a whole deadline, so the next request opens a new one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
@@ -30,6 +31,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 from h2.settings import SettingCodes
+from hpack.hpack import encode_integer
+from hpack.table import HeaderTable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,25 @@ def client_connection(
     return conn
 
 
+@functools.cache
+def _never_indexed_name(name: str) -> bytes:
+    """The start of a never-indexed literal (RFC 7541 6.2.3) up to its value.
+
+    The name is referenced in the static table where it is there, else sent
+    literally; no dynamic table lookup is needed either way, and the value
+    follows as a plain (not Huffman-coded) string.
+    """
+    raw = name.encode()
+    index = next(
+        (i for i, (n, _) in enumerate(HeaderTable.STATIC_TABLE, 1) if n == raw), 0
+    )
+    if index:
+        head = encode_integer(index, 4)
+        head[0] |= 0x10
+        return bytes(head)
+    return b"\x10" + bytes(encode_integer(len(raw), 7)) + raw
+
+
 class HeaderEncoder:
     """HPACK encoding that reuses the bytes of headers it has encoded before.
 
@@ -97,8 +119,9 @@ class HeaderEncoder:
     of a byte or two, the same on every request for as long as the table
     does not change; and nothing changes it while the only new values are
     the never-indexed unique ones. So each repeated header is encoded once
-    per table state, and only the unique ones go through hpack each time.
-    A resize (the peer's SETTINGS) or any addition starts the cache afresh.
+    per table state, and the unique ones are written as never-indexed
+    literals directly. A resize (the peer's SETTINGS) or any addition
+    starts the cache afresh.
     """
 
     def __init__(self, encoder, unique: frozenset[str]) -> None:
@@ -120,7 +143,8 @@ class HeaderEncoder:
 
     def _one(self, name: str, value: str) -> bytes:
         if name in self._unique:
-            return self._encode([(name, value, True)], huffman=False)
+            raw = value.encode()
+            return _never_indexed_name(name) + encode_integer(len(raw), 7) + raw
         key = (name, value)
         cached = self._cache.get(key)
         if cached is None:
