@@ -94,22 +94,25 @@ def client_connection(
 
 
 @functools.cache
-def _never_indexed_name(name: str) -> bytes:
+def _never_indexed_name(name: bytes) -> bytes:
     """The start of a never-indexed literal (RFC 7541 6.2.3) up to its value.
 
     The name is referenced in the static table where it is there, else sent
     literally; no dynamic table lookup is needed either way, and the value
     follows as a plain (not Huffman-coded) string.
     """
-    raw = name.encode()
     index = next(
-        (i for i, (n, _) in enumerate(HeaderTable.STATIC_TABLE, 1) if n == raw), 0
+        (i for i, (n, _) in enumerate(HeaderTable.STATIC_TABLE, 1) if n == name), 0
     )
     if index:
         head = encode_integer(index, 4)
         head[0] |= 0x10
         return bytes(head)
-    return b"\x10" + bytes(encode_integer(len(raw), 7)) + raw
+    return b"\x10" + bytes(encode_integer(len(name), 7)) + name
+
+
+def _bytes(text: bytes | str) -> bytes:
+    return text if isinstance(text, bytes) else text.encode()
 
 
 class HeaderEncoder:
@@ -127,8 +130,9 @@ class HeaderEncoder:
     def __init__(self, encoder, unique: frozenset[str]) -> None:
         self._encode = encoder.encode
         self._table = encoder.header_table
-        self._unique = unique
-        self._cache: dict[tuple[str, str], bytes] = {}
+        # h2 hands over names as bytes; callers name them as text.
+        self._unique = unique | {_bytes(n) for n in unique}
+        self._cache: dict[tuple, bytes] = {}
         self._state = self._table_state()
 
     def __call__(self, headers, huffman: bool = True) -> bytes:
@@ -141,10 +145,11 @@ class HeaderEncoder:
             return block
         return b"".join([self._one(name, value) for name, value in headers])
 
-    def _one(self, name: str, value: str) -> bytes:
+    def _one(self, name: bytes | str, value: bytes | str) -> bytes:
         if name in self._unique:
-            raw = value.encode()
-            return _never_indexed_name(name) + encode_integer(len(raw), 7) + raw
+            raw = _bytes(value)
+            head = _never_indexed_name(_bytes(name))
+            return head + encode_integer(len(raw), 7) + raw
         key = (name, value)
         cached = self._cache.get(key)
         if cached is None:
@@ -173,6 +178,8 @@ class _Connection(asyncio.Protocol):
         self.conn = conn
         self.streams: dict[int, _Stream] = {}
         self.max_streams = max_streams
+        # Ours, or the server's SETTINGS_MAX_CONCURRENT_STREAMS if lower.
+        self.limit = max_streams
         self.accepting = False
         self.last_activity = time.monotonic()
         self.transport: asyncio.Transport | None = None
@@ -185,8 +192,7 @@ class _Connection(asyncio.Protocol):
     def capacity(self) -> int:
         if not self.accepting:
             return 0
-        remote = self.conn.remote_settings.max_concurrent_streams
-        return min(remote, self.max_streams) - len(self.streams)
+        return self.limit - len(self.streams)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -212,6 +218,13 @@ class _Connection(asyncio.Protocol):
             raise
 
     async def _send_body(self, stream_id: int, body: bytes) -> None:
+        window = min(
+            self.conn.local_flow_control_window(stream_id),
+            self.conn.max_outbound_frame_size,
+        )
+        if len(body) <= window:  # a push body: one frame, sent at once
+            self.conn.send_data(stream_id, body, end_stream=True)
+            return
         view = memoryview(body)
         while view:
             window = min(
@@ -286,13 +299,19 @@ class _Connection(asyncio.Protocol):
             self._finish(event.stream_id)
         elif kind is h2.events.StreamReset:
             self._fail(event.stream_id, StreamReset(f"stream {event.stream_id}"))
-        elif kind is h2.events.WindowUpdated or (
-            kind is h2.events.RemoteSettingsChanged
-            and SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings
-        ):
+        elif kind is h2.events.WindowUpdated:
             self._wake_window_waiters()
+        elif kind is h2.events.RemoteSettingsChanged:
+            self._settings_changed(event.changed_settings)
         elif kind is h2.events.ConnectionTerminated:
             self._goaway(event.last_stream_id)
+
+    def _settings_changed(self, changed: dict) -> None:
+        streams = changed.get(SettingCodes.MAX_CONCURRENT_STREAMS)
+        if streams is not None:
+            self.limit = min(streams.new_value, self.max_streams)
+        if SettingCodes.INITIAL_WINDOW_SIZE in changed:
+            self._wake_window_waiters()
 
     def _finish(self, stream_id: int) -> None:
         stream = self.streams.pop(stream_id, None)
@@ -417,9 +436,9 @@ class Http2Pool:
 
     async def _acquire(self) -> _Connection:
         while True:
-            best = max(self._connections, key=_capacity, default=None)
-            if best is not None and best.capacity > 0:
-                return best
+            for connection in self._connections:
+                if connection.capacity > 0:
+                    return connection
             if len(self._connections) + self._opening < self._max_connections:
                 return await self._open()
             waiter = asyncio.get_running_loop().create_future()
@@ -464,7 +483,3 @@ class Http2Pool:
             self._connections.remove(connection)
         # Whoever waited for a stream may now open a connection instead.
         self._stream_done()
-
-
-def _capacity(connection: _Connection) -> int:
-    return connection.capacity

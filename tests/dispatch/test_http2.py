@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 
+import h2.config
+import h2.connection
+import h2.events
 import hpack
 
 from app.jobs.http2 import Http2Pool, client_connection
@@ -77,3 +80,33 @@ def test_cached_header_encoding_decodes_to_the_headers_sent():
         ]
         block = conn.encoder.encode(headers)
         assert decoder.decode(block) == headers
+
+
+def test_unique_headers_never_enter_the_table_on_the_h2_path():
+    """Through h2's own send path a server decodes every request, table stable."""
+    client = client_connection(frozenset({":path", "apns-id"}), table_size=1024)
+    server = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+    )
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    for n in range(300):
+        stream_id = client.get_next_available_stream_id()
+        headers = [
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "push.example:443"),
+            (":path", f"/3/device/{n:064x}"),
+            ("apns-id", f"id-{n}"),
+            ("authorization", "bearer same"),
+        ]
+        client.send_headers(stream_id, headers, end_stream=True)
+        events = server.receive_data(client.data_to_send())
+        received = [e for e in events if isinstance(e, h2.events.RequestReceived)]
+        assert [list(r.headers) for r in received] == [headers]
+        server.send_headers(stream_id, [(":status", "200")], end_stream=True)
+        client.receive_data(server.data_to_send())
+    names = {name for name, _ in client.encoder.header_table.dynamic_entries}
+    assert names == {b":authority", b"authorization"}
