@@ -109,12 +109,15 @@ def _prepare(notification: Notification) -> int:
     if payload.expired():
         raise Skip("expired (etime in the past): not pushed")
 
-    if payload.type == BROADCAST and notification.recipient == notification.channel:
-        devices = broadcast_devices(notification.chain_id, notification.channel)
-    else:
+    devices = None
+    if payload.type != BROADCAST or notification.recipient != notification.channel:
         devices = devices_of(audience_wallets(notification, payload))
     with database.atomic():
-        claimed = ledger.claim(notification.id, devices)
+        if devices is None:  # a broadcast is claimed inside the database
+            everyone = broadcast_devices(notification.chain_id, notification.channel)
+            claimed = ledger.claim_from(notification.id, everyone)
+        else:
+            claimed = ledger.claim(notification.id, devices)
         Notification.update(
             status=NotificationStatus.DISPATCHED,
             payload=payload.to_json(),

@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import peewee as pw
+
 from app.addresses import short
 from app.db import database, is_mysql
 from app.jobs.audience import Device
@@ -74,6 +76,33 @@ def claim(notification_id: int, devices: Iterable[Device]) -> int:
         cursor.executemany(sql, rows)
         claimed += len(rows)
     return claimed
+
+
+def claim_from(notification_id: int, devices: pw.Select) -> int:
+    """Create the ledger rows of a (token, platform, app id) query, in the database.
+
+    A broadcast's audience never passes through the worker: one
+    ``INSERT … SELECT`` writes its rows, existing rows are left as they are.
+    """
+    rows = devices.select(
+        pw.Value(notification_id),
+        *devices.selected_columns,
+        pw.Value(_CLAIMED),
+        pw.Value(0),
+        pw.Value(utcnow()),
+    )
+    fields = [
+        Delivery.notification,
+        Delivery.token,
+        Delivery.platform,
+        Delivery.app_id,
+        Delivery.status,
+        Delivery.attempts,
+        Delivery.updated_at,
+    ]
+    return (
+        Delivery.insert_from(rows, fields).on_conflict_ignore().as_rowcount().execute()
+    )
 
 
 def open_ranges(notification_id: int, size: int) -> list[tuple[int, int]]:
