@@ -17,7 +17,7 @@ import time
 import h2.events
 
 from app.jobs.apns import HPACK_TABLE, UNIQUE_HEADERS, PushIds
-from app.jobs.http2 import client_connection
+from app.jobs.http2_headers import client_connection
 
 
 class _Client(asyncio.Protocol):

@@ -10,7 +10,8 @@ import h2.connection
 import h2.events
 import hpack
 
-from app.jobs.http2 import Http2Pool, client_connection
+from app.jobs.http2 import Http2Pool
+from app.jobs.http2_headers import client_connection
 from tests.fakes.server import FakeServer, Reply, Request
 
 
