@@ -1,9 +1,10 @@
 """A bare HTTP/2 client: the ceiling our APNs sender is measured against.
 
 It sends exactly the requests our sender sends (same headers, same body,
-same connection and stream limits) with nothing around them: no ledger, no
-retries, no classification. Whatever it reaches is what Python, h2 and the
-fake allow on this machine.
+same connection and stream limits, the same h2 settings and header
+encoding) with nothing around them: no ledger, no retries, no
+classification. Whatever it reaches is what Python, h2 and the fake allow
+on this machine.
 """
 
 from __future__ import annotations
@@ -12,24 +13,17 @@ import asyncio
 import json
 import ssl
 import time
-import uuid
-from functools import partial
 
-import h2.config
-import h2.connection
 import h2.events
 
-from app.jobs.apns import HPACK_TABLE, encode_headers
+from app.jobs.apns import HPACK_TABLE, UNIQUE_HEADERS, PushIds
+from app.jobs.http2_headers import client_connection
 
 
 class _Client(asyncio.Protocol):
     def __init__(self, streams: int) -> None:
-        self.conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True)
-        )
-        # The same header encoding (and table size) as our sender.
-        self.conn.encoder.encode = partial(encode_headers, self.conn.encoder.encode)
-        self.conn.encoder.header_table_size = HPACK_TABLE
+        # The same h2 settings, header encoding and table size as our sender.
+        self.conn = client_connection(UNIQUE_HEADERS, HPACK_TABLE)
         self.free = asyncio.Semaphore(streams)
         self.waiting: dict[int, asyncio.Future] = {}
         self.status: dict[int, int] = {}
@@ -95,14 +89,15 @@ async def send_all(
         )
         clients.append(client)
     payload = json.dumps(body, ensure_ascii=False).encode()
+    ids = PushIds()
 
     async def one(i: int, token: str) -> int:
         request = [
             (":method", "POST"),
             (":scheme", "https"),
+            (":authority", f"{host}:{port}"),
             (":path", f"/3/device/{token}"),
-            ("host", host),
-            ("apns-id", str(uuid.uuid4())),
+            ("apns-id", ids.next()),
             *headers.items(),
         ]
         return await clients[i % len(clients)].post(request, payload)

@@ -226,7 +226,6 @@ def _bare_client(pushes: int, env: dict[str, str]) -> float:
     body = apns_payload(payload, ChannelInfo("0x" + "b1" * 20, "Bench"), 1)
     headers = {
         "apns-topic": DEV_TOPIC,
-        "apns-expiration": "0",
         "apns-priority": "10",
         "apns-collapse-id": collapse_id(1),
         "apns-push-type": "alert",

@@ -10,8 +10,10 @@ only ever narrow its audience, never widen it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+import peewee as pw
 
 from app.addresses import InvalidAddress, normalize_address
 from app.jobs.identity import Skip
@@ -100,13 +102,13 @@ def devices_of(wallets: Iterable[str]) -> list[Device]:
     return found
 
 
-def broadcast_devices(chain_id: int, channel: str) -> Iterator[Device]:
-    """Every device of every active subscriber, in one join, streamed.
+def broadcast_devices(chain_id: int, channel: str) -> pw.Select:
+    """Every device of every active subscriber, as one join: (token, platform, app).
 
-    A broadcast may reach 100,000s of devices: they go to the ledger in
-    chunks instead of sitting in the worker's memory all at once.
+    A broadcast may reach 100,000s of devices: the ledger claims them with
+    this query inside the database instead of reading them into the worker.
     """
-    query = (
+    return (
         DeviceToken.select(DeviceToken.token, DeviceToken.platform, DeviceToken.app_id)
         .join(Subscription, on=(Subscription.subscriber == DeviceToken.wallet))
         .where(
@@ -114,9 +116,7 @@ def broadcast_devices(chain_id: int, channel: str) -> Iterator[Device]:
             & (Subscription.channel == channel)
             & (Subscription.active == True)  # noqa: E712
         )
-        .tuples()
     )
-    return (Device(*row) for row in query.iterator())
 
 
 def _effective_state(channel: Channel) -> str:

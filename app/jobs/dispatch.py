@@ -31,7 +31,13 @@ from app.jobs.channel_meta import refresh_meta
 from app.jobs.context import current
 from app.jobs.identity import Skip, parse_identity
 from app.jobs.ipfs import Unavailable
-from app.jobs.messages import apns_payload, collapse_id, fcm_message
+from app.jobs.messages import (
+    FcmBody,
+    apns_body,
+    apns_payload,
+    collapse_id,
+    fcm_message,
+)
 from app.jobs.payload import BROADCAST, Payload, resolve_payload
 from app.jobs.sending import Messages, Tally, send_rows
 from app.logs import bind, notification_ids
@@ -103,12 +109,15 @@ def _prepare(notification: Notification) -> int:
     if payload.expired():
         raise Skip("expired (etime in the past): not pushed")
 
-    if payload.type == BROADCAST and notification.recipient == notification.channel:
-        devices = broadcast_devices(notification.chain_id, notification.channel)
-    else:
+    devices = None
+    if payload.type != BROADCAST or notification.recipient != notification.channel:
         devices = devices_of(audience_wallets(notification, payload))
     with database.atomic():
-        claimed = ledger.claim(notification.id, devices)
+        if devices is None:  # a broadcast is claimed inside the database
+            everyone = broadcast_devices(notification.chain_id, notification.channel)
+            claimed = ledger.claim_from(notification.id, everyone)
+        else:
+            claimed = ledger.claim(notification.id, devices)
         Notification.update(
             status=NotificationStatus.DISPATCHED,
             payload=payload.to_json(),
@@ -169,8 +178,8 @@ def _messages(notification: Notification) -> Messages:
     payload = Payload.from_json(notification.payload)
     channel = channel_info(notification)
     return Messages(
-        fcm=fcm_message(payload, channel, notification.id),
-        apns=apns_payload(payload, channel, notification.id),
+        fcm=FcmBody.of(fcm_message(payload, channel, notification.id)),
+        apns=apns_body(apns_payload(payload, channel, notification.id)),
         collapse_id=collapse_id(notification.id),
     )
 

@@ -1,11 +1,13 @@
-"""FCM HTTP v1 sender: many requests in flight over one HTTP/2 connection.
+"""FCM HTTP v1 sender: many requests in flight over a few HTTP/2 connections.
 
-We call the v1 ``messages:send`` endpoint ourselves with httpx rather than
-through pyfcm: pyfcm sends one blocking request at a time, sleeps and
-retries without bound on 429 with Retry-After, and hides 404 bodies and
-503 storms behind its own exceptions, so neither its throughput nor its
-retries can be bounded the way a worker needs. The OAuth token comes from
-google-auth and is reused until shortly before it expires.
+We call the v1 ``messages:send`` endpoint ourselves rather than through
+pyfcm: pyfcm sends one blocking request at a time, sleeps and retries
+without bound on 429 with Retry-After, and hides 404 bodies and 503 storms
+behind its own exceptions, so neither its throughput nor its retries can
+be bounded the way a worker needs. The transport is our small HTTP/2
+client (``http2.py``): httpx cost more CPU per push than everything else a
+push does. The OAuth token comes from google-auth and is reused until
+shortly before it expires.
 """
 
 from __future__ import annotations
@@ -14,20 +16,29 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from urllib.parse import urlparse
 
 import google.auth.transport.requests
-import httpx
+import h2.exceptions
 from google.oauth2 import service_account
 
 from app.addresses import short
-from app.jobs.outcomes import Outcome, classify_fcm, transport_failure
+from app.jobs.http2 import (
+    ConnectionLost,
+    Http2Pool,
+    Response,
+    StreamReset,
+    Unprocessed,
+)
+from app.jobs.messages import FcmBody
+from app.jobs.outcomes import DELIVERED, Outcome, classify_fcm, transport_failure
 
 log = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 # Refresh this long before Google's expiry so no request carries a stale token.
 EARLY_REFRESH = 300
+MAX_CONNECTIONS = 8
+CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 class CredentialError(Exception):
@@ -52,41 +63,45 @@ class FcmSender:
                 f"FCM credentials {credentials_file}: {exc}"
             ) from None
 
-        self.url = f"{base_url}/v1/projects/{self.project_id}/messages:send"
-        plain = urlparse(base_url).scheme == "http"
-        # Over plain http (the local fake) HTTP/2 needs prior knowledge.
-        self._client = httpx.AsyncClient(
-            http2=True,
-            http1=not plain,
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
-        )
+        self.path = f"/v1/projects/{self.project_id}/messages:send"
+        # Over plain http (the local fake) HTTP/2 is spoken with prior knowledge.
+        self._pool = Http2Pool(base_url, max_connections=MAX_CONNECTIONS)
+        self.timeout = timeout
         self._lock = asyncio.Lock()
         self._semaphore = asyncio.Semaphore(concurrency)
         self.refreshes = 0
 
-    async def send(self, token: str, message: dict) -> Outcome:
-        body = json.dumps(
-            {"message": {**message, "token": token}},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+    async def send(self, token: str, message: FcmBody) -> Outcome:
+        """Send one push; every way the request can fail becomes an outcome."""
+        body = message.for_token(token)
         async with self._semaphore:
             try:
-                headers = {
-                    "authorization": f"Bearer {await self._access_token()}",
-                    "content-type": "application/json; charset=utf-8",
-                }
-                response = await self._client.post(
-                    self.url, content=body, headers=headers
-                )
-            except httpx.TimeoutException:
+                headers = [
+                    ("authorization", f"Bearer {await self._access_token()}"),
+                    ("content-type", CONTENT_TYPE),
+                    ("content-length", str(len(body))),
+                ]
+                async with asyncio.timeout(self.timeout):
+                    response = await self._pool.post(self.path, headers, body)
+            except TimeoutError:
+                self._pool.close_silent(self.timeout)
                 return transport_failure("timeout")
-            except (httpx.HTTPError, OSError) as exc:
+            except (
+                StreamReset,
+                ConnectionLost,
+                Unprocessed,
+                h2.exceptions.H2Error,
+                OSError,
+            ) as exc:
                 log.debug("FCM transport error for %s: %r", short(token), exc)
                 return transport_failure(type(exc).__name__)
+        if response.status == 200:
+            return DELIVERED
+        retry_after = response.headers.get(b"retry-after")
         return classify_fcm(
-            response.status_code, _json(response), response.headers.get("retry-after")
+            response.status,
+            _json(response),
+            retry_after.decode("latin-1") if retry_after else None,
         )
 
     async def renew_auth(self) -> None:
@@ -95,7 +110,7 @@ class FcmSender:
             await asyncio.to_thread(self._refresh)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._pool.close()
 
     async def _access_token(self) -> str:
         if self._fresh():
@@ -122,8 +137,8 @@ class FcmSender:
         log.info("FCM OAuth token refreshed for project %s", self.project_id)
 
 
-def _json(response: httpx.Response) -> object:
+def _json(response: Response) -> object:
     try:
-        return response.json()
+        return json.loads(response.body)
     except ValueError:
         return {}

@@ -98,13 +98,43 @@ def apns_payload(payload: Payload, channel: ChannelInfo, notification_id: int) -
     return _fit(build, payload, channel, APNS_LIMIT, apns_size)
 
 
+@dataclass(frozen=True)
+class FcmBody:
+    """The ``messages:send`` body of one notification, ready for any token.
+
+    Serialising the whole message per device cost more than sending it, and
+    only the token differs: the rest is serialised once, the token (the last
+    key, as FCM receives it) is spliced in per request.
+    """
+
+    head: bytes
+    tail: bytes
+
+    @classmethod
+    def of(cls, message: dict) -> FcmBody:
+        text = _compact({"message": {**message, "token": ""}})
+        head, _, tail = text.rpartition('""')
+        return cls(head.encode(), tail.encode())
+
+    def for_token(self, token: str) -> bytes:
+        return self.head + json.dumps(token, ensure_ascii=False).encode() + self.tail
+
+
+def apns_body(message: dict) -> bytes:
+    """The bytes APNs receives, as ``apns_size`` counts them."""
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
 def fcm_size(message: dict) -> int:
-    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+    return len(_compact(message).encode())
 
 
 def apns_size(message: dict) -> int:
-    # aioapns serialises with the default separators: measure the same bytes.
-    return len(json.dumps(message, ensure_ascii=False).encode())
+    return len(apns_body(message))
+
+
+def _compact(doc: dict) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
 def truncate(text: str, max_chars: int) -> str:

@@ -13,7 +13,13 @@ from app.addresses import short
 from app.jobs import runtime
 from app.jobs.context import current
 from app.jobs.ledger import remove_tokens
-from app.jobs.messages import ChannelInfo, apns_payload, fcm_message
+from app.jobs.messages import (
+    ChannelInfo,
+    FcmBody,
+    apns_body,
+    apns_payload,
+    fcm_message,
+)
 from app.jobs.outcomes import Kind, Outcome
 from app.jobs.payload import parse_payload
 from app.jobs.runtime import Disabled
@@ -59,6 +65,6 @@ def send_test_push(device: DeviceToken) -> str:
 async def _send(senders, device: DeviceToken, service: str, payload) -> Outcome:
     sender = senders.get(device.app_id, service)
     if service == "apns":
-        message = apns_payload(payload, SERVER, 0)
-        return await sender.send(device.token, message, COLLAPSE_ID)
-    return await sender.send(device.token, fcm_message(payload, SERVER, 0))
+        body = apns_body(apns_payload(payload, SERVER, 0))
+        return await sender.send(device.token, body, COLLAPSE_ID)
+    return await sender.send(device.token, FcmBody.of(fcm_message(payload, SERVER, 0)))

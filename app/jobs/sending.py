@@ -22,9 +22,10 @@ from app import metrics
 from app.config import DispatchConfig
 from app.jobs import ledger, runtime
 from app.jobs.fcm import CredentialError
+from app.jobs.ledger import Row
+from app.jobs.messages import FcmBody
 from app.jobs.outcomes import Kind, Outcome
 from app.jobs.runtime import Disabled, Senders
-from app.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ MAX_INLINE_WAIT = 30.0
 
 @dataclass(frozen=True)
 class Messages:
-    fcm: dict
-    apns: dict
+    """A notification's request bodies, serialised once for all its devices."""
+
+    fcm: FcmBody
+    apns: bytes
     collapse_id: str
 
 
@@ -65,7 +68,7 @@ def service_of(platform: str) -> str:
 
 def send_rows(
     notification_id: int,
-    rows: Sequence[Delivery],
+    rows: Sequence[Row],
     messages: Messages,
     senders: Senders,
     config: DispatchConfig,
@@ -81,7 +84,7 @@ def send_rows(
     renewed: set[tuple[str, str]] = set()
     pending = list(rows)
     while pending:
-        retry: list[tuple[Delivery, Outcome]] = []
+        retry: list[tuple[Row, Outcome]] = []
         windows = _windows(pending, messages, senders, config, renewed, wanted)
         for results in windows:
             results = [_final(row, outcome, config) for row, outcome in results]
@@ -107,7 +110,7 @@ def send_rows(
     return tally
 
 
-def backoff(retry: Sequence[tuple[Delivery, Outcome]], config: DispatchConfig) -> float:
+def backoff(retry: Sequence[tuple[Row, Outcome]], config: DispatchConfig) -> float:
     """Exponential in the attempt count, with jitter, never before Retry-After."""
     attempt = max(row.attempts for row, _ in retry)
     ceiling = min(config.retry_base * 2 ** (attempt - 1), config.retry_cap)
@@ -116,7 +119,7 @@ def backoff(retry: Sequence[tuple[Delivery, Outcome]], config: DispatchConfig) -
     return max(jittered, asked)
 
 
-def _final(row: Delivery, outcome: Outcome, config: DispatchConfig):
+def _final(row: Row, outcome: Outcome, config: DispatchConfig):
     if outcome.kind == Kind.RETRY and row.attempts >= config.max_attempts:
         return row, Outcome(Kind.FAILED, f"retries exhausted: {outcome.reason}")
     return row, outcome
@@ -148,11 +151,11 @@ def _windows(pending, messages, senders, config, renewed, wanted):
 
 
 async def _send_all(
-    rows: Sequence[Delivery],
+    rows: Sequence[Row],
     messages: Messages,
     senders: Senders,
     renewed: set[tuple[str, str]],
-) -> list[tuple[Delivery, Outcome]]:
+) -> list[tuple[Row, Outcome]]:
     outcomes = await asyncio.gather(*(_send_one(r, messages, senders) for r in rows))
     results = list(zip(rows, outcomes, strict=True))
     refused = {
@@ -195,7 +198,7 @@ async def _after_auth_refusal(key, results, messages, senders, renewed):
     return results
 
 
-async def _send_one(row: Delivery, messages: Messages, senders: Senders) -> Outcome:
+async def _send_one(row: Row, messages: Messages, senders: Senders) -> Outcome:
     service = service_of(row.platform)
     try:
         sender = senders.get(row.app_id, service)
@@ -206,7 +209,7 @@ async def _send_one(row: Delivery, messages: Messages, senders: Senders) -> Outc
     return await sender.send(row.token, messages.fcm)
 
 
-def _count(results: Sequence[tuple[Delivery, Outcome]]) -> None:
+def _count(results: Sequence[tuple[Row, Outcome]]) -> None:
     counts = Counter((service_of(r.platform), o.kind.value) for r, o in results)
     for (service, kind), n in counts.items():
         metrics.PUSHES.labels(platform=service, outcome=kind).inc(n)

@@ -70,6 +70,7 @@ def test_fcm_payload_errors_fail_and_keep_the_token(worker, fakes, kind):
         {"kind": "reset"},
         {"kind": "goaway"},
         {"kind": "slow", "delay": 3},
+        {"kind": "silent"},
     ],
 )
 def test_fcm_transient_answers_are_retried(worker, fakes, answer):
@@ -77,7 +78,7 @@ def test_fcm_transient_answers_are_retried(worker, fakes, answer):
     fakes.fcm.script.add(TOKEN, [answer])
     assert dispatch_notification(n.id)["sent"] == 1
     assert outcome()[0] == "delivered"
-    # httpx itself resends a request a GOAWAY says was never processed.
+    # The client itself resends a request a GOAWAY says was never processed.
     assert outcome()[2] == (1 if answer["kind"] == "goaway" else 2)
     # A late 200 did reach the device: the resend carries the same collapse key.
     late = answer["kind"] == "slow"
@@ -157,7 +158,7 @@ def test_apns_transient_answers_are_retried(worker, fakes, answer):
     n = one_device("ios")
     fakes.apns.script.add(TOKEN, [answer])
     assert dispatch_notification(n.id)["sent"] == 1
-    # aioapns resends on a new connection a request caught by a GOAWAY.
+    # The client resends on a new connection a request a GOAWAY left unprocessed.
     assert outcome()[0] == "delivered"
     assert outcome()[2] == (1 if answer["kind"] == "goaway" else 2)
     assert [r["delivered"] for r in fakes.apns.received] == [False, True]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from app.jobs.dispatch import dispatch_notification
 from app.models import Delivery, DeviceToken, RemovedToken
@@ -83,6 +84,14 @@ def test_apns_collapse_id_is_set(worker, fakes):
     assert fakes.apns.received[0]["headers"]["apns-push-type"] == "alert"
 
 
+def test_every_apns_request_has_its_own_canonical_apns_id(worker, fakes):
+    audience(300, "ios")
+    dispatch_notification(h.notify(h.direct("1")).id)
+    ids = [r["headers"]["apns-id"] for r in fakes.apns.received]
+    assert len(ids) == len(set(ids)) == 300
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+
+
 def test_broken_credential_disables_one_app_and_platform(
     db, redis, settings, fakes, tmp_path
 ):
@@ -115,3 +124,27 @@ def test_broken_credential_disables_one_app_and_platform(
     assert failed.last_error.startswith("credential disabled")
     assert DeviceToken.select().count() == 4
     assert ("second", "fcm") in state.senders._disabled
+
+
+def test_outcomes_of_a_window_are_stored_row_by_row(worker, fakes):
+    """Statuses, reasons and attempts per row; last success only where delivered."""
+    ok, failed, retried = audience(3, "android")
+    fakes.fcm.script.add(failed, [{"kind": "INVALID_PAYLOAD"}])
+    fakes.fcm.script.add(retried, [{"kind": "UNAVAILABLE"}])
+
+    dispatch_notification(h.notify(h.direct("1")).id)
+
+    rows = {d.token: d for d in Delivery.select()}
+    assert (rows[ok].status, rows[ok].last_error, rows[ok].attempts) == (
+        "delivered",
+        None,
+        1,
+    )
+    assert (rows[failed].status, rows[failed].last_error) == (
+        "failed",
+        "INVALID_ARGUMENT",
+    )
+    assert (rows[retried].status, rows[retried].attempts) == ("delivered", 2)
+    seen = {t.token: t.last_success_at for t in DeviceToken.select()}
+    assert seen[ok] is not None and seen[retried] is not None
+    assert seen[failed] is None

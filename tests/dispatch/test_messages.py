@@ -9,6 +9,8 @@ from app.jobs.messages import (
     APNS_LIMIT,
     FCM_LIMIT,
     ChannelInfo,
+    FcmBody,
+    apns_body,
     apns_payload,
     apns_size,
     fcm_message,
@@ -115,3 +117,22 @@ def test_every_message_fits_whatever_its_fields():
     )
     assert apns_size(apns_payload(payload, channel, 1)) <= APNS_LIMIT
     assert fcm_size(fcm_message(payload, channel, 1)) <= FCM_LIMIT - 320
+
+
+def test_fcm_body_splices_the_token_into_the_message_serialised_once():
+    """The shared bytes plus the token are exactly the whole message's bytes."""
+    message = fcm_message(
+        Payload(type="1", title='Say "hi" €', body="line\nnext"), CHANNEL, 7
+    )
+    body = FcmBody.of(message)
+    for token in ("a" * 64, 'odd"token\\é'):
+        whole = {"message": {**message, "token": token}}
+        expected = json.dumps(whole, ensure_ascii=False, separators=(",", ":"))
+        assert body.for_token(token) == expected.encode()
+        assert json.loads(body.for_token(token))["message"]["token"] == token
+
+
+def test_apns_body_is_what_apns_size_counts():
+    payload = apns_payload(Payload(type="1", title="T €", body="B"), CHANNEL, 7)
+    assert json.loads(apns_body(payload)) == payload
+    assert len(apns_body(payload)) == apns_size(payload)

@@ -31,6 +31,8 @@ class Script:
             self._answers.clear()
 
     def next(self, token: str) -> dict | None:
+        if not self._answers:
+            return None  # nothing scripted: every token succeeds, no lock taken
         with self._lock:
             for key in (token, "*"):
                 queue = self._answers.get(key)

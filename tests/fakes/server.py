@@ -14,6 +14,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from http import HTTPStatus
 
 import h2.config
@@ -25,6 +26,8 @@ import h2.settings
 
 PREFACE = b"PRI * HTTP/2.0"
 CONNECTION_WINDOW = 1 << 24
+# Unique per answer: indexing them only churns both ends' HPACK tables.
+NEVER_INDEXED = frozenset({"apns-id", b"apns-id"})
 
 
 @dataclass
@@ -71,6 +74,8 @@ class _Connection(asyncio.Protocol):
         self.state: dict = {}
         self.h2: h2.connection.H2Connection | None = None
         self.streams: dict[int, tuple[dict[str, str], bytearray]] = {}
+        # While a read is being handled, replies wait for its single write.
+        self.reading = False
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -106,8 +111,7 @@ class _Connection(asyncio.Protocol):
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: self.max_streams
             },
         )
-        encode = self.h2.encoder.encode
-        self.h2.encoder.encode = lambda headers, huffman=True: encode(headers, False)
+        self.h2.encoder.encode = partial(_encode, self.h2.encoder.encode)
         self.h2.initiate_connection()
         # Like the real services, allow far more than the 64 KiB default in
         # flight, so a client may open hundreds of streams at once.
@@ -120,6 +124,14 @@ class _Connection(asyncio.Protocol):
             self._flush()
             self.transport.close()
             return
+        self.reading = True
+        try:
+            self._h2_events(events)
+        finally:
+            self.reading = False
+        self._flush()
+
+    def _h2_events(self, events: list) -> None:
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 self.streams[event.stream_id] = (dict(event.headers), bytearray())
@@ -133,7 +145,6 @@ class _Connection(asyncio.Protocol):
                 self._h2_request(event.stream_id)
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self.transport.close()
-        self._flush()
 
     def _h2_request(self, stream_id: int) -> None:
         headers, body = self.streams.pop(stream_id, ({}, bytearray()))
@@ -173,7 +184,8 @@ class _Connection(asyncio.Protocol):
                     self.h2.send_data(stream_id, reply.body, end_stream=True)
         except h2.exceptions.StreamClosedError:
             return
-        self._flush()
+        if not self.reading:
+            self._flush()
 
     def _flush(self) -> None:
         data = self.h2.data_to_send()
@@ -219,6 +231,17 @@ class _Connection(asyncio.Protocol):
         head += [f"{k}: {v}" for k, v in reply.headers]
         head.append(f"content-length: {len(reply.body)}")
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + reply.body)
+
+
+def _encode(encode, headers, huffman: bool = True) -> bytes:
+    """No Huffman coding (CPU), and unique values kept out of the table."""
+    return encode(
+        [
+            (h[0], h[1], h[0] in NEVER_INDEXED or not getattr(h, "indexable", True))
+            for h in headers
+        ],
+        huffman=False,
+    )
 
 
 class FakeServer:
