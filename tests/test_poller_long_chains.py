@@ -43,7 +43,8 @@ def test_p3_no_request_spans_more_than_max_range(db, redis, long_chain):
     assert result.outcome == "done", result.message
     widths = [last - first + 1 for first, last in proxy.log_ranges]
     assert max(widths) == 1000
-    ranges = sorted(proxy.log_ranges)
+    # A range retried after a timeout is the same range again, not an overlap.
+    ranges = sorted(set(proxy.log_ranges))
     assert ranges[0][0] == deployment.deploy_block
     assert ranges[-1][1] == driver.block_number()
     assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
