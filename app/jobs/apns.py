@@ -21,19 +21,15 @@ import ssl
 import time
 import uuid
 
-import h2.exceptions
 import jwt
 
-from app.addresses import short
+from app.jobs.bounded import post_within
 from app.jobs.fcm import CredentialError
 from app.jobs.http2 import (
-    ConnectionLost,
     Http2Pool,
     Response,
-    StreamReset,
-    Unprocessed,
 )
-from app.jobs.outcomes import DELIVERED, Outcome, classify_apns, transport_failure
+from app.jobs.outcomes import DELIVERED, Outcome, classify_apns
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +144,11 @@ class ApnsSender:
             ("authorization", self.auth.get_header()),
         ]
         async with self._semaphore:
-            try:
-                async with asyncio.timeout(self.timeout):
-                    response = await self._pool.post(
-                        "/3/device/" + token, headers, body
-                    )
-            except TimeoutError:
-                self._pool.close_silent(self.timeout)
-                return transport_failure("timeout")
-            except (
-                StreamReset,
-                ConnectionLost,
-                Unprocessed,
-                h2.exceptions.H2Error,
-                OSError,
-            ) as exc:
-                log.debug("APNs transport error for %s: %r", short(token), exc)
-                return transport_failure(type(exc).__name__)
+            response = await post_within(
+                self._pool, self.timeout, "/3/device/" + token, headers, body, token
+            )
+        if isinstance(response, Outcome):
+            return response
         if response.status == 200:
             return DELIVERED
         retry_after = response.headers.get(b"retry-after")

@@ -18,19 +18,15 @@ import json
 import logging
 
 import google.auth.transport.requests
-import h2.exceptions
 from google.oauth2 import service_account
 
-from app.addresses import short
+from app.jobs.bounded import post_within
 from app.jobs.http2 import (
-    ConnectionLost,
     Http2Pool,
     Response,
-    StreamReset,
-    Unprocessed,
 )
 from app.jobs.messages import FcmBody
-from app.jobs.outcomes import DELIVERED, Outcome, classify_fcm, transport_failure
+from app.jobs.outcomes import DELIVERED, Outcome, classify_fcm
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +71,16 @@ class FcmSender:
         """Send one push; every way the request can fail becomes an outcome."""
         body = message.for_token(token)
         async with self._semaphore:
-            try:
-                headers = [
-                    ("authorization", f"Bearer {await self._access_token()}"),
-                    ("content-type", CONTENT_TYPE),
-                    ("content-length", str(len(body))),
-                ]
-                async with asyncio.timeout(self.timeout):
-                    response = await self._pool.post(self.path, headers, body)
-            except TimeoutError:
-                self._pool.close_silent(self.timeout)
-                return transport_failure("timeout")
-            except (
-                StreamReset,
-                ConnectionLost,
-                Unprocessed,
-                h2.exceptions.H2Error,
-                OSError,
-            ) as exc:
-                log.debug("FCM transport error for %s: %r", short(token), exc)
-                return transport_failure(type(exc).__name__)
+            headers = [
+                ("authorization", f"Bearer {await self._access_token()}"),
+                ("content-type", CONTENT_TYPE),
+                ("content-length", str(len(body))),
+            ]
+            response = await post_within(
+                self._pool, self.timeout, self.path, headers, body, token
+            )
+        if isinstance(response, Outcome):
+            return response
         if response.status == 200:
             return DELIVERED
         retry_after = response.headers.get(b"retry-after")
