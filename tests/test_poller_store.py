@@ -14,18 +14,18 @@ from poller import store
 from poller.decode import Event
 from poller.store import _insert
 
+# Where a log sits, shared by the stored rows and the events of these tests.
+_POSITION = {
+    "chain_id": 1,
+    "block_number": 10,
+    "block_hash": "0x" + "11" * 32,
+    "tx_hash": "0x" + "22" * 32,
+    "contract": "0x" + "33" * 20,
+}
+
 
 def _row(log_index: int, **overrides) -> dict:
-    row = {
-        "chain_id": 1,
-        "block_number": 10,
-        "block_hash": "0x" + "11" * 32,
-        "tx_hash": "0x" + "22" * 32,
-        "log_index": log_index,
-        "contract": "0x" + "33" * 20,
-        "name": "Subscribe",
-        "args": "{}",
-    }
+    row = {**_POSITION, "log_index": log_index, "name": "Subscribe", "args": "{}"}
     row.update(overrides)
     return row
 
@@ -83,12 +83,8 @@ def test_timestamps_written_as_literals_are_stored_as_peewee_stores_them(db):
 
 def _notification(log_index: int, **overrides) -> Event:
     fields = {
-        "chain_id": 1,
-        "block_number": 10,
-        "block_hash": "0x" + "11" * 32,
-        "tx_hash": "0x" + "22" * 32,
+        **_POSITION,
         "log_index": log_index,
-        "contract": "0x" + "33" * 20,
         "name": "SendNotification",
         "signature": "SendNotification(address,address,bytes)",
         "args": {
