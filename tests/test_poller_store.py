@@ -10,9 +10,9 @@ import pytest
 
 from app.db import database as db_proxy
 from app.models import ChainEvent, Notification
-from poller import store
+from poller import bulk_insert
+from poller.bulk_insert import insert_rows
 from poller.decode import Event
-from poller.store import _insert
 
 # Where a log sits, shared by the stored rows and the events of these tests.
 _POSITION = {
@@ -31,8 +31,8 @@ def _row(log_index: int, **overrides) -> dict:
 
 
 def test_duplicates_are_skipped_and_defaults_filled(db):
-    _insert(ChainEvent, [_row(0), _row(1)])
-    _insert(ChainEvent, [_row(1), _row(2)])
+    insert_rows(ChainEvent, [_row(0), _row(1)])
+    insert_rows(ChainEvent, [_row(1), _row(2)])
 
     assert [
         e.log_index for e in ChainEvent.select().order_by(ChainEvent.log_index)
@@ -42,7 +42,7 @@ def test_duplicates_are_skipped_and_defaults_filled(db):
 
 def test_a_row_breaking_a_constraint_raises_instead_of_vanishing(db):
     with pytest.raises(pw.IntegrityError), db.atomic():
-        _insert(ChainEvent, [_row(0, name=None)])
+        insert_rows(ChainEvent, [_row(0, name=None)])
     assert ChainEvent.select().count() == 0
 
 
@@ -57,7 +57,7 @@ def test_a_row_breaking_a_constraint_raises_instead_of_vanishing(db):
     ],
 )
 def test_values_written_as_literals_read_back_unchanged(db, text):
-    _insert(
+    insert_rows(
         ChainEvent,
         [
             _row(0, args=text, undo=None),
@@ -73,7 +73,7 @@ def test_values_written_as_literals_read_back_unchanged(db, text):
 def test_timestamps_written_as_literals_are_stored_as_peewee_stores_them(db):
     stamp = dt.datetime(2026, 12, 4, 18, 30, 5, 123456)
     ChainEvent.create(**_row(0, created_at=stamp))
-    _insert(ChainEvent, [_row(1, created_at=stamp)])
+    insert_rows(ChainEvent, [_row(1, created_at=stamp)])
 
     peewees, ours = (
         e.created_at for e in ChainEvent.select().order_by(ChainEvent.log_index)
@@ -109,17 +109,17 @@ def _store(inserts) -> None:
 
 def test_notification_rows_formatted_from_events_are_the_generic_rows(db, monkeypatch):
     stamp = dt.datetime(2026, 12, 4, 18, 30, 5, 123456)
-    monkeypatch.setattr(store, "utcnow", lambda: stamp)
+    monkeypatch.setattr(bulk_insert, "utcnow", lambda: stamp)
     events = [_notification(i) for i in range(3)]
-    rows = store._notification_rows(1, events, stamp)
-    assert list(store._with_defaults(Notification, rows)[0]) == list(
-        store.NOTIFICATION_COLUMNS
+    rows = bulk_insert._notification_rows(1, events, stamp)
+    assert list(bulk_insert._with_defaults(Notification, rows)[0]) == list(
+        bulk_insert.NOTIFICATION_COLUMNS
     )
 
-    _store(store._notification_inserts(1, events))
+    _store(bulk_insert.notification_inserts(1, events))
     formatted = _stored_notifications()
     Notification.delete().execute()
-    _store(store._inserts(Notification, rows))
+    _store(bulk_insert.insert_statements(Notification, rows))
 
     assert formatted == _stored_notifications()
     assert [bytes(r["identity"]) for r in formatted] == [b"3+\x00\xff'%"] * 3
@@ -127,6 +127,6 @@ def test_notification_rows_formatted_from_events_are_the_generic_rows(db, monkey
 
 def test_notification_with_a_value_to_escape_is_stored_unchanged(db):
     odd = "0x'; DROP TABLE notification; --"
-    _store(store._notification_inserts(1, [_notification(0, block_hash=odd)]))
+    _store(bulk_insert.notification_inserts(1, [_notification(0, block_hash=odd)]))
 
     assert Notification.get().block_hash == odd
