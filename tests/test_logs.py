@@ -34,6 +34,7 @@ def captured():
     """Configure the real formatters onto a buffer; restore logging after."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
+    fields = logging._srcfile, logging.logThreads
     buffer = io.StringIO()
 
     def use(production: bool) -> io.StringIO:
@@ -43,6 +44,35 @@ def captured():
     yield use
     root.handlers[:], level = saved
     root.setLevel(level)
+    logging._srcfile, logging.logThreads = fields
+
+
+class _Keep(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("production", [False, True])
+def test_records_skip_the_caller_and_thread_no_format_prints(captured, production):
+    buffer = captured(production)
+    keep = _Keep()
+    logging.getLogger().addHandler(keep)
+
+    logging.getLogger("app.tokens").info("registered %s", "ios")
+
+    (record,) = keep.records
+    assert (record.lineno, record.threadName) == (0, None)
+    assert record.process == os.getpid()
+    assert "registered ios" in buffer.getvalue()
+
+
+def test_redact_leaves_a_line_without_url_or_secret_alone():
+    line = f"registered ios token …001707 for {WALLET} at 12:00:01"
+    assert redact(line) == line
 
 
 @pytest.mark.parametrize(
