@@ -151,12 +151,7 @@ class ApnsSender:
             return response
         if response.status == 200:
             return DELIVERED
-        retry_after = response.headers.get(b"retry-after")
-        return classify_apns(
-            response.status,
-            _reason(response),
-            retry_after.decode("latin-1") if retry_after else None,
-        )
+        return classify_apns(response.status, _reason(response), response.retry_after)
 
     async def renew_auth(self) -> None:
         """Mint a new provider token after APNs called ours expired or invalid."""

@@ -83,12 +83,7 @@ class FcmSender:
             return response
         if response.status == 200:
             return DELIVERED
-        retry_after = response.headers.get(b"retry-after")
-        return classify_fcm(
-            response.status,
-            _json(response),
-            retry_after.decode("latin-1") if retry_after else None,
-        )
+        return classify_fcm(response.status, _json(response), response.retry_after)
 
     async def renew_auth(self) -> None:
         """Fetch a new OAuth token now (after FCM refused the current one)."""

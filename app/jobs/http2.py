@@ -56,6 +56,12 @@ class Response:
     headers: dict[bytes, bytes]
     body: bytes
 
+    @property
+    def retry_after(self) -> str | None:
+        """The Retry-After header as text, for the answer's classification."""
+        value = self.headers.get(b"retry-after")
+        return value.decode("latin-1") if value else None
+
 
 @dataclass(slots=True)
 class _Stream:
