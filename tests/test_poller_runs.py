@@ -213,16 +213,9 @@ def _wait_for_progress(proc: subprocess.Popen, stored: int) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.slow
-def test_backfill_killed_at_random_points_ends_with_every_notification_once(
-    db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
-):
-    _backfill(driver, 100, 100)  # 10,000 notifications in 100 blocks
-    chains = write_chains_file(tmp_path / "chains.json", epns, anvil, max_range=2)
-    env = _env(database_url, redis_url, chains)
-    seed = random.randrange(1 << 30)
-    rng = random.Random(seed)
-
+def _kill_until_done(env: dict, rng: random.Random) -> int:
+    """Start the poller again and again, SIGKILLing it at random points,
+    until a run completes the backfill; the number of kills."""
     kills = 0
     for attempt in range(60):
         proc = _poller(env)
@@ -244,6 +237,26 @@ def test_backfill_killed_at_random_points_ends_with_every_notification_once(
             proc.stdout.close()
         if proc.returncode == 0 and Notification.select().count() == 10_000:
             break
+    return kills
+
+
+@pytest.mark.slow
+def test_backfill_killed_at_random_points_ends_with_every_notification_once(
+    db, redis, redis_url, database_url, anvil, epns, driver, tmp_path
+):
+    _backfill(driver, 100, 100)  # 10,000 notifications in 100 blocks
+    # Each RPC answer delayed, so a whole backfill outlasts the kill times
+    # however fast the poller stores: every early run dies mid-backfill.
+    slow = RpcProxy(anvil).start()
+    slow.faults.every_request_delay = 0.03
+    chains = write_chains_file(tmp_path / "chains.json", epns, slow.url, max_range=2)
+    env = _env(database_url, redis_url, chains)
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    try:
+        kills = _kill_until_done(env, rng)
+    finally:
+        slow.stop()
 
     assert kills >= 4, f"seed {seed}: {kills} kills"
     assert Notification.select().count() == 10_000, f"seed {seed}"
