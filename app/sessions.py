@@ -37,18 +37,27 @@ _MAX_TOKEN_CHARS = 128
 
 
 @dataclass(frozen=True)
-class SessionGrant:
-    token: str
-    wallet: str
-    expires_at: dt.datetime
-
-
-@dataclass(frozen=True)
 class SessionInfo:
     id: int
     wallet: str
     chain_id: int
     expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    """A new session and the one copy of its token the client gets."""
+
+    token: str
+    session: SessionInfo
+
+    @property
+    def wallet(self) -> str:
+        return self.session.wallet
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return self.session.expires_at
 
 
 def open_session(
@@ -60,27 +69,41 @@ def open_session(
     if not_after is not None:
         expires_at = min(expires_at, not_after.replace(tzinfo=None))
     token = secrets.token_urlsafe(32)
-    ApiSession.create(
-        token_hash=_digest(token),
+    row = ApiSession.create(
+        token_hash=digest(token),
         wallet=wallet,
         chain_id=chain_id,
         created_at=now,
         expires_at=expires_at,
     )
-    return SessionGrant(token, wallet, expires_at)
+    return SessionGrant(token, SessionInfo(row.id, wallet, chain_id, expires_at))
 
 
-def authenticate(token: str | None) -> SessionInfo:
-    """The live session a bearer token names, or AuthFailed."""
+def check_token(token: str | None) -> str:
+    """``token`` if it could be one of ours, else AuthFailed (no lookup)."""
     if not token:
         raise AuthFailed("missing_session", "send Authorization: Bearer <token>")
     if len(token) > _MAX_TOKEN_CHARS:
-        raise AuthFailed("invalid_session", "unknown or revoked bearer token")
+        raise unknown_session()
+    return token
 
-    row = _BY_HASH.first(hash=_digest(token))
+
+def authenticate(token: str | None) -> SessionInfo:
+    """The live session a bearer token names, read from the database."""
+    token = check_token(token)
+
+    row = _BY_HASH.first(hash=digest(token))
     if row is None:
-        raise AuthFailed("invalid_session", "unknown or revoked bearer token")
-    info = SessionInfo(*row)
+        raise unknown_session()
+    return live(SessionInfo(*row))
+
+
+def unknown_session() -> AuthFailed:
+    return AuthFailed("invalid_session", "unknown or revoked bearer token")
+
+
+def live(info: SessionInfo) -> SessionInfo:
+    """``info`` if it has not expired, else AuthFailed."""
     if info.expires_at <= utcnow():
         log.info("expired session %s of %s refused", info.id, info.wallet)
         raise AuthFailed("session_expired", "the session has expired: sign in again")
@@ -97,5 +120,6 @@ def revoke(session: SessionInfo) -> None:
     log.info("session %s of %s revoked", session.id, session.wallet)
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app import auth, sessions
+from app import auth
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import nonce_limits, signin_limits
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
-from app.api.session import SESSION_CODES, current_session
+from app.api.session import SESSION_CODES, current_session, end_session, remember
 
 blp = ApiBlueprint(
     "auth",
@@ -69,6 +69,7 @@ def login(body: dict) -> dict:
     grant = auth.sign_in(
         body["message"], body["signature"], current_app.config["SETTINGS"]
     )
+    remember(grant)
     return {
         "token": grant.token,
         "wallet": grant.wallet,
@@ -94,4 +95,4 @@ def session() -> dict:
 @documents(blp, *SESSION_CODES, security=[{"bearer": []}])
 def logout() -> None:
     """End the bearer session sent; device tokens stay registered."""
-    sessions.revoke(current_session())
+    end_session()

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from app.api.counters import Counters
-from app.api.session import session_wallet
+from app.api import session_cache
+from app.api.counters import KEY_PREFIX, Counters, Window
+from app.api.session import adopt, lookup_token, session_wallet
+from app.api.session_cache import SessionCache
 from app.config import ApiConfig, Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 _MESSAGE_ADDRESS = re.compile(
     r"sign in with your Ethereum account:\\n(0x[0-9a-fA-F]{40})\\n"
 )
-_KEY_PREFIX = "epns-api"
 
 # One Limiter per process, like any Flask extension: it owns the storage
 # (built from RATELIMIT_STORAGE_URI at init_app) that the counters use.
@@ -48,7 +49,7 @@ limiter = Limiter(
     key_func=get_remote_address,
     headers_enabled=False,
     strategy="fixed-window",
-    key_prefix=_KEY_PREFIX,
+    key_prefix=KEY_PREFIX,
 )
 
 
@@ -63,6 +64,7 @@ def init_limiter(app: Flask, settings: Settings) -> None:
     limiter.init_app(app)
     _drop_hooks(app)
     app.extensions["epns_counters"] = Counters(limiter.storage)
+    app.extensions["epns_sessions"] = SessionCache(limiter.storage.get_connection())
 
 
 def storage_uri(redis_url: str) -> str:
@@ -91,11 +93,15 @@ def _drop_hooks(app: Flask) -> None:
 
 @dataclass(frozen=True)
 class Rule:
-    """A limit: the setting holding its text, its scope, whom it counts."""
+    """A limit: the setting holding its text, its scope, whom it counts.
+
+    Without ``key`` it counts the session's wallet (anonymous requests by
+    their IP), read in the same Redis call as the counts.
+    """
 
     setting: str
     scope: str
-    key: Callable[[], str]
+    key: Callable[[], str] | None = None
 
 
 def limited(*rules: Rule) -> Callable:
@@ -119,29 +125,63 @@ def _config() -> ApiConfig:
 
 
 def _count(config: ApiConfig, rules: tuple[Rule, ...]) -> None:
-    windows = [
-        (item, item.key_for(_KEY_PREFIX, rule.key(), rule.scope))
-        for rule in rules
-        for item in _items(getattr(config, rule.setting))
-    ]
+    """One Redis call counts every window, fetching the session on the way.
+
+    When Redis holds no live copy of the session, the database is asked
+    (and the copy made) and the wallet's windows are counted in a second
+    call; without a token to look up, the owner is known before the call.
+    """
     counters: Counters = current_app.extensions["epns_counters"]
-    counts = counters.incr_all([(key, item.get_expiry()) for item, key in windows])
-    breached = [
-        (item, key)
-        for (item, key), count in zip(windows, counts, strict=True)
-        if count > item.amount
+    plan = _plan(counters, rules, tuple(getattr(config, r.setting) for r in rules))
+    by_wallet = [window for _, window in plan if window.by_wallet]
+    token = lookup_token() if by_wallet else None
+    known = [
+        (window, window.key(_owner(rule)))
+        for rule, window in plan
+        if not window.by_wallet or token is None
     ]
+
+    counted = counters.count(
+        [(key, window.expiry) for window, key in known],
+        session_key=session_cache.key(token) if token else None,
+        wallet_windows=by_wallet if token else (),
+    )
+
+    windows = list(zip(known, counted.counts, strict=True))
+    if token:
+        adopt(token, counted.copy)
+        owner = _session_wallet_key()
+        keyed = [(window, window.key(owner)) for window in by_wallet]
+        counts = counted.wallet_counts
+        if counts is None:
+            counts = counters.incr_all([(key, w.expiry) for w, key in keyed])
+        windows += zip(keyed, counts, strict=True)
+    breached = [(w, key) for (w, key), count in windows if count > w.item.amount]
     if breached:
         _refuse(counters, breached)
 
 
+def _owner(rule: Rule) -> str:
+    """Whom a rule counts, when that is known before the Redis call."""
+    return rule.key() if rule.key is not None else _session_wallet_key()
+
+
 @functools.lru_cache(maxsize=64)
-def _items(text: str) -> tuple[RateLimitItem, ...]:
-    """Parsed once per limit text, not on every request."""
-    return tuple(parse_many(text))
+def _plan(
+    counters: Counters, rules: tuple[Rule, ...], texts: tuple[str, ...]
+) -> tuple[tuple[Rule, Window], ...]:
+    """The windows of ``rules`` under the limit texts configured now.
+
+    Built once per route and setting: a request only fills in the owners.
+    """
+    return tuple(
+        (rule, counters.window(item, rule.scope, rule.key is None))
+        for rule, text in zip(rules, texts, strict=True)
+        for item in parse_many(text)
+    )
 
 
-def _refuse(counters: Counters, breached: list[tuple[RateLimitItem, str]]) -> None:
+def _refuse(counters: Counters, breached: list[tuple[Window, str]]) -> None:
     """Answer 429, waiting for the last breached window to reset.
 
     Only a breach pays for reading the windows' expiry; the X-RateLimit
@@ -149,9 +189,9 @@ def _refuse(counters: Counters, breached: list[tuple[RateLimitItem, str]]) -> No
     """
     resets = [counters.expiry(key) for _, key in breached]
     g.retry_after = max(1, math.ceil(max(resets) - time.time()))
-    for item, key in breached:
-        log.info("rate limit %s exceeded: %s", item, key)
-    raise TooManyRequests(description=str(breached[0][0]))
+    for window, key in breached:
+        log.info("rate limit %s exceeded: %s", window.item, key)
+    raise TooManyRequests(description=str(breached[0][0].item))
 
 
 def _signin_wallet_key() -> str:
@@ -176,7 +216,7 @@ def _session_wallet_key() -> str:
 SIGNIN_PER_IP = Rule("signin_limit_ip", "signin-ip", get_remote_address)
 SIGNIN_PER_WALLET = Rule("signin_limit_wallet", "signin-wallet", _signin_wallet_key)
 WRITES_PER_IP = Rule("write_limit_ip", "writes-ip", get_remote_address)
-WRITES_PER_WALLET = Rule("write_limit_wallet", "writes-wallet", _session_wallet_key)
+WRITES_PER_WALLET = Rule("write_limit_wallet", "writes-wallet")
 
 signin_limits = limited(SIGNIN_PER_IP, SIGNIN_PER_WALLET)
 nonce_limits = limited(SIGNIN_PER_IP)

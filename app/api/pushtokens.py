@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app import sessions, tokens
+from app import tokens
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
 from app.api.limits import write_limits
@@ -14,7 +14,12 @@ from app.api.schemas import (
     UpdateSchema,
     device_view,
 )
-from app.api.session import SESSION_CODES, current_session, require_wallet
+from app.api.session import (
+    SESSION_CODES,
+    current_session,
+    end_session,
+    require_wallet,
+)
 
 blp = ApiBlueprint(
     "pushtokens",
@@ -80,9 +85,8 @@ def list_devices() -> dict:
 @documents(blp, *SESSION_CODES, security=BEARER)
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
-    session = current_session()
-    count = tokens.delete_all(session.wallet)
-    sessions.revoke(session)
+    count = tokens.delete_all(current_session().wallet)
+    end_session()
     return {"deleted": count}
 
 

@@ -2,7 +2,8 @@
 
 Schemas check shape only (types, required fields, lengths, unknown fields);
 the rules (address forms, platforms, token forms) live in the services, so
-they answer with their own stable error codes. Answer schemas dump the
+they answer with their own stable error codes. Body schemas take
+well-formed bodies directly (``app.api.loading``), answer schemas dump the
 views' dicts directly (``app.api.dumping``).
 """
 
@@ -10,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import marshmallow as ma
 from marshmallow import fields, validate
 
 from app.addresses import short
 from app.api.dumping import DictDumpSchema
+from app.api.loading import TextLoadSchema
 from app.models import DeviceToken, Platform
 
 PLATFORMS = [p.value for p in Platform]
@@ -45,7 +46,7 @@ class NonceSchema(DictDumpSchema):
     chain_ids = fields.List(fields.Integer(), metadata={"description": "Accepted"})
 
 
-class LoginSchema(ma.Schema):
+class LoginSchema(TextLoadSchema):
     message = _text(4096, description="The EIP-4361 message, as signed")
     signature = _text(
         8194, description="0x-prefixed hex: an EOA signature or EIP-1271 bytes"
@@ -64,7 +65,7 @@ class SessionSchema(DictDumpSchema):
     expires_at = UtcDateTime()
 
 
-class RegisterSchema(ma.Schema):
+class RegisterSchema(TextLoadSchema):
     """The body the current EPNS app sends."""
 
     wallet = _text(120, description="0x…, eip155:0x… or eip155:<chainId>:0x…")
@@ -80,7 +81,7 @@ class RegisterSchema(ma.Schema):
     )
 
 
-class UpdateSchema(ma.Schema):
+class UpdateSchema(TextLoadSchema):
     device_token = fields.String(
         validate=validate.Length(min=1, max=4096),
         metadata={"description": "The new token (rotation)"},

@@ -1,4 +1,9 @@
-"""The bearer session of the current request, looked up once and cached."""
+"""The bearer session of the current request, looked up once and cached.
+
+Sessions are read from their Redis copies (``app.api.session_cache``) and
+from the database only when Redis has none; the rate limiter may hand over
+a copy it fetched in its own round trip (``adopt``).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import logging
 
 from flask import current_app, g, request
 
+from app import sessions
+from app.api import session_cache
+from app.api.session_cache import REVOKED, SessionCache
 from app.errors import AuthFailed, Forbidden
-from app.sessions import SessionInfo, authenticate
+from app.sessions import SessionGrant, SessionInfo
 
 # What every route that needs a session may answer.
 SESSION_CODES = ("missing_session", "invalid_session", "session_expired")
@@ -45,10 +53,7 @@ def current_session() -> SessionInfo:
     """The request's session, or AuthFailed (cached: limiter and view share it)."""
     found = g.get("api_session")
     if found is None:
-        try:
-            found = authenticate(bearer_token())
-        except AuthFailed as exc:
-            found = exc
+        found = _resolve(bearer_token())
         g.api_session = found
     if isinstance(found, AuthFailed):
         raise found
@@ -61,3 +66,59 @@ def session_wallet() -> str | None:
         return current_session().wallet
     except AuthFailed:
         return None
+
+
+def lookup_token() -> str | None:
+    """The bearer token whose copy the limiter should fetch, if any.
+
+    None when the request's session is already known or the header cannot
+    name one of ours: there is nothing to look up then.
+    """
+    if "api_session" in g:
+        return None
+    try:
+        return sessions.check_token(bearer_token())
+    except AuthFailed:
+        return None
+
+
+def adopt(token: str, copy: bytes | None) -> None:
+    """Take the copy (or its absence) the limiter read for ``token``."""
+    g.api_session = _resolve(token, copy, read=True)
+
+
+def remember(grant: SessionGrant) -> None:
+    """Copy a session just opened, so its first request finds it in Redis."""
+    _cache().fill(grant.token, grant.session)
+
+
+def end_session() -> None:
+    """Log out: tombstone the copy first, so no lookup can copy it again."""
+    token, info = bearer_token(), current_session()
+    _cache().revoke(token, info)
+    sessions.revoke(info)
+
+
+def _resolve(
+    token: str | None, copy: bytes | None = None, read: bool = False
+) -> SessionInfo | AuthFailed:
+    """The session ``token`` names, from its copy or else the database."""
+    try:
+        token = sessions.check_token(token)
+        cache = _cache()
+        if not read:
+            copy = cache.get(token)
+        if copy == REVOKED:
+            raise sessions.unknown_session()
+        if copy is not None:
+            return sessions.live(session_cache.decode(copy))
+
+        info = sessions.authenticate(token)
+        cache.fill(token, info)
+        return info
+    except AuthFailed as exc:
+        return exc
+
+
+def _cache() -> SessionCache:
+    return current_app.extensions["epns_sessions"]

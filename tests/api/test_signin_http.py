@@ -8,6 +8,7 @@ import threading
 import pytest
 from eth_account import Account
 
+from app.api import session_cache
 from app.models import ApiSession, SignInNonce, utcnow
 from devstack.signin import sign
 from tests.api.helpers import bearer, login, signed_message
@@ -206,9 +207,10 @@ def test_lower_case_address_in_message_is_a_bad_message(client, alice):
     assert answer.get_json()["error"] == "bad_message"
 
 
-def test_expired_session_is_refused(client, alice):
+def test_expired_session_is_refused(client, alice, redis):
     token = login(client, alice)
     ApiSession.update(expires_at=utcnow() - dt.timedelta(seconds=1)).execute()
+    redis.delete(session_cache.key(token))  # Redis drops it at the expiry
 
     answer = client.get("/apis/v1/pushtokens", headers=bearer(token))
 
