@@ -121,16 +121,55 @@ def pending_ids(
 ) -> list[int]:
     """Ids of notifications still waiting for dispatch, oldest first.
 
-    A plain cursor, not model rows: a backfill asks for thousands per range.
+    A backfill asks for thousands per range, and PyMySQL parses a result
+    row in Python (about 1.4 us each, under the interpreter lock the whole
+    pass shares), so the ids come back joined in one value with their
+    count and sum. A list the server cut short (MySQL's
+    ``group_concat_max_len``) lost or shortened an id, so it misses one of
+    the two, and the ids are read again row by row.
     """
-    query = Notification.select(Notification.id).where(
-        (Notification.chain_id == chain_id)
-        & (Notification.status == NotificationStatus.PENDING)
+    condition = (Notification.chain_id == chain_id) & (
+        Notification.status == NotificationStatus.PENDING
     )
     if first is not None:
-        query = query.where(Notification.block_number.between(first, last))
-    sql, params = query.order_by(Notification.id).sql()
+        condition &= Notification.block_number.between(first, last)
+    joined = Notification.select(
+        pw.fn.COUNT(Notification.id),
+        pw.fn.SUM(Notification.id),
+        pw.fn.GROUP_CONCAT(Notification.id),
+    ).where(condition)
+    sql, params = joined.sql()
+    count, total, text = database.execute_sql(sql, params).fetchone()
+    ids = _joined_ids(count, total, text)
+    if ids is not None:
+        return ids
+
+    log.info("chain %s: %d pending ids read row by row", chain_id, count)
+    sql, params = (
+        Notification.select(Notification.id)
+        .where(condition)
+        .order_by(Notification.id)
+        .sql()
+    )
     return [row[0] for row in database.execute_sql(sql, params).fetchall()]
+
+
+def _joined_ids(
+    count: int, total: object, text: str | bytes | None
+) -> list[int] | None:
+    """The ids in a GROUP_CONCAT value, sorted; None unless they are
+    ``count`` ids adding up to ``total``."""
+    if not count:
+        return []
+    if isinstance(text, bytes):
+        text = text.decode("ascii")
+    try:
+        ids = sorted(map(int, (text or "").split(",")))
+    except ValueError:  # cut off before a separator, or empty
+        return None
+    if len(ids) != count or sum(ids) != int(total):
+        return None
+    return ids
 
 
 def rollback_to(chain_id: int, current: Position, ancestor: Position) -> int:
