@@ -95,7 +95,18 @@ def commit_range(
     after: Position,
     prepared: PreparedRange,
 ) -> None:
-    """Store the events of (before, after] and move the checkpoint.
+    """Store the events of (before, after] and move the checkpoint."""
+    commit_ranges(chain_id, before, after, (prepared,))
+
+
+def commit_ranges(
+    chain_id: int,
+    before: Position,
+    after: Position,
+    prepared: Sequence[PreparedRange],
+) -> None:
+    """Store the events of successive ranges (before, after] and move the
+    checkpoint, in one transaction.
 
     A SendNotification is kept as its notification row, which holds every
     decoded argument under the same (chain, tx hash, log index) key and is
@@ -105,15 +116,16 @@ def commit_range(
     with database.atomic():
         _move_checkpoint(chain_id, before, after)
 
-        rows = [
-            _event_row(event, dump_undo(apply_event(event)))
-            for event in prepared.events
-            if event.name != "SendNotification"
-        ]
-        insert_rows(ChainEvent, rows)
-        for sql, params in prepared.inserts:
-            database.execute_sql(sql, params)
-        _revive(chain_id, prepared.notifications)
+        for part in prepared:
+            rows = [
+                _event_row(event, dump_undo(apply_event(event)))
+                for event in part.events
+                if event.name != "SendNotification"
+            ]
+            insert_rows(ChainEvent, rows)
+            for sql, params in part.inserts:
+                database.execute_sql(sql, params)
+            _revive(chain_id, part.notifications)
 
 
 def pending_ids(
