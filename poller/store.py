@@ -125,7 +125,9 @@ def commit_ranges(
             insert_rows(ChainEvent, rows)
             for sql, params in part.inserts:
                 database.execute_sql(sql, params)
-            _revive(chain_id, part.notifications)
+        # One look for re-mined transactions over all the ranges: a query
+        # per range was a round trip per range for nothing in a backfill.
+        _revive(chain_id, [event for part in prepared for event in part.notifications])
 
 
 def pending_ids(
@@ -303,8 +305,11 @@ def _revive(chain_id: int, events: Sequence[Event]) -> None:
         )
         .namedtuples()
     )
+    rows = list(cancelled)
+    if not rows:
+        return
     by_key = {(e.tx_hash, e.log_index): e for e in events}
-    for row in cancelled:
+    for row in rows:
         event = by_key.get((row.tx_hash, row.log_index))
         if event is None:
             continue

@@ -154,3 +154,23 @@ def test_ranges_committed_together_are_stored_or_dropped_together(db):
     commit_ranges(CHAIN, start, two, [good, prepare(CHAIN, [_notification(2)])])
     assert Notification.select().count() == 2
     assert Checkpoint.get().block_number == 2
+
+
+def test_ranges_committed_together_look_for_re_mined_ones_once(db, monkeypatch):
+    statements = []
+    execute_sql = type(db.obj).execute_sql
+
+    def counting(self, sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return execute_sql(self, sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(type(db.obj), "execute_sql", counting)
+    start = Position(0, None)
+    after = advance(start, [(n, _hash(n)) for n in (1, 2, 3)])
+    parts = [prepare(CHAIN, [_notification(n)]) for n in (1, 2, 3)]
+
+    commit_ranges(CHAIN, start, after, parts)
+
+    looks = [s for s in statements if s.startswith("SELECT") and "notification" in s]
+    assert len(looks) == 1
+    assert Notification.select().count() == 3
