@@ -84,18 +84,23 @@ def all_topics() -> list[str]:
 
 def decode_log(raw: dict, chain_id: int) -> Event | None:
     """Decode one ``eth_getLogs`` entry, or None if it is no EPNS event."""
-    topics = raw.get("topics") or []
-    compiled = _compiled().get(topics[0].lower()) if topics else None
-    if compiled is None:
+    topics = raw.get("topics")
+    if not topics:
         return None
-    spec, indexed = compiled
-    if len(topics) != len(indexed) + 1:
+    compiled = _compiled()
+    # Nodes send topics in lower case; the lowering is for those that do not.
+    layout = compiled.get(topics[0]) or compiled.get(topics[0].lower())
+    if layout is None:
+        return None
+    spec, names, decoders = layout
+    if len(topics) != len(names) + 1:
         raise DecodeError(f"{spec.signature}: {len(topics) - 1} indexed topics")
 
-    args = {
-        name: word(topic)
-        for (name, word), topic in zip(indexed, topics[1:], strict=True)
-    }
+    # A plain loop over parallel tuples: half the time of a comprehension
+    # unpacking (name, decoder) pairs, for every log of a backfill.
+    args = {}
+    for name, decode, topic in zip(names, decoders, topics[1:], strict=True):
+        args[name] = decode(topic)
     if spec.data:
         args.update(_decode_data(spec, bytes.fromhex(raw.get("data", "0x")[2:])))
     return Event(
@@ -112,11 +117,18 @@ def decode_log(raw: dict, chain_id: int) -> Event | None:
 
 
 @cache
-def _compiled() -> dict[str, tuple[EventSpec, tuple[tuple[str, Callable], ...]]]:
-    """Each spec with a decoder per indexed topic, chosen once: a backfill
-    decodes tens of thousands of logs a second."""
+def _compiled() -> dict[
+    str, tuple[EventSpec, tuple[str, ...], tuple[Callable[[str], object], ...]]
+]:
+    """Each spec with the names of its indexed topics and a decoder for
+    each, chosen once: a backfill decodes tens of thousands of logs a
+    second."""
     return {
-        topic0: (spec, tuple((n, _topic_decoder(kind)) for n, kind in spec.indexed))
+        topic0: (
+            spec,
+            tuple(name for name, _ in spec.indexed),
+            tuple(_topic_decoder(kind) for _, kind in spec.indexed),
+        )
         for topic0, spec in event_specs().items()
     }
 

@@ -8,9 +8,12 @@ the poller building, pickling and compressing thousands of jobs a second.
 
 The call data and meta are pickled at protocol 0, where an integer is its
 decimal digits, so an id can be spliced in; RQ reads uncompressed data and
-any pickle protocol. Both are checked against what RQ itself stores before
-a template is used, so a change of serializer or job layout fails loudly
-instead of queueing jobs a worker cannot run.
+any pickle protocol. Fields RQ writes empty (callbacks, start and end
+times, worker) are left out: RQ reads a missing field as it reads an empty
+one, as it does for the fields it leaves out itself, and writing them was
+a quarter of Redis' time in a backfill. All of it is checked against what
+RQ itself stores before a template is used, so a change of serializer or
+job layout fails loudly instead of queueing jobs a worker cannot run.
 """
 
 from __future__ import annotations
@@ -92,15 +95,16 @@ def _queued_job(
 
 
 def _spliceable(job: Job, encode: Callable[[object], bytes]) -> dict[str, bytes]:
-    """The job's hash with the call and meta pickled at protocol 0, each
-    value encoded as redis-py sends it."""
+    """The job's hash with the call and meta pickled at protocol 0 and
+    without its empty fields, each value encoded as redis-py sends it."""
     mapping = job.to_dict()
     mapping["data"] = pickle.dumps(
         (job.func_name, job.instance, job.args, job.kwargs), protocol=0
     )
     if "meta" in mapping:
         mapping["meta"] = pickle.dumps(job.meta, protocol=0)
-    return {k: encode(v) for k, v in mapping.items()}
+    encoded = {k: encode(v) for k, v in mapping.items()}
+    return {k: v for k, v in encoded.items() if v}
 
 
 def _hole(field: str, value: bytes, notification_id: int) -> Hole:
@@ -125,3 +129,13 @@ def _verify(template: JobTemplate, job: Job, expected: dict[str, bytes]) -> None
         raise TemplateError("RQ's serializer reads another call")
     if "meta" in own and loads(expected["meta"]) != loads(own["meta"]):
         raise TemplateError("RQ's serializer reads other meta")
+
+    restored = Job(job.id, connection=job.connection, serializer=job.serializer)
+    restored.restore(template.mapping(notification_id))
+    if _without_call(restored.to_dict()) != _without_call(own):
+        raise TemplateError("RQ reads a templated job as another job")
+
+
+def _without_call(mapping: dict) -> dict:
+    """A job's fields but its call and meta, which pickle differently."""
+    return {k: v for k, v in mapping.items() if k not in ("data", "meta")}

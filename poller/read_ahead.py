@@ -39,6 +39,7 @@ class ReadAhead:
         self._first = first
         self._target = target
         self._items: queue.Queue = queue.Queue(maxsize=DEPTH)
+        self._held: tuple[Item | None, BaseException | None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="read-ahead", daemon=True
@@ -46,9 +47,27 @@ class ReadAhead:
         self._thread.start()
 
     def next(self) -> Item:
-        item, error = self._items.get()
+        if self._held is not None:
+            (item, error), self._held = self._held, None
+        else:
+            item, error = self._items.get()
         if error is not None:
             raise error
+        return item
+
+    def ready(self, parent_hash: str) -> Item | None:
+        """The next range if it is read already and its first block's parent
+        has hash ``parent_hash``; otherwise None, without waiting, and
+        ``next`` gives what came (a range, or the error)."""
+        if self._held is None:
+            try:
+                self._held = self._items.get_nowait()
+            except queue.Empty:
+                return None
+        item, error = self._held
+        if error is not None or item is None or item[0].parent_hash != parent_hash:
+            return None
+        self._held = None
         return item
 
     def close(self) -> None:
