@@ -68,6 +68,9 @@ def open_session(
     expires_at = now + dt.timedelta(seconds=ttl)
     if not_after is not None:
         expires_at = min(expires_at, not_after.replace(tzinfo=None))
+    # Whole seconds, as MySQL's DATETIME keeps it: the expiry the client is
+    # told and the Redis copy's lifetime must not outlast the stored row.
+    expires_at = expires_at.replace(microsecond=0)
     token = secrets.token_urlsafe(32)
     row = ApiSession.create(
         token_hash=digest(token),

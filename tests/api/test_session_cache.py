@@ -49,6 +49,15 @@ def test_the_copy_expires_with_the_session(client, alice, redis):
     assert 0 < left_ms <= session_ms + 1
 
 
+def test_the_expiry_read_from_the_copy_is_the_one_stored(client, alice):
+    token = login(client, alice)
+
+    answer = client.get("/apis/v1/auth/session", headers=bearer(token))
+
+    told = dt.datetime.fromisoformat(answer.get_json()["expires_at"])
+    assert told.replace(tzinfo=None) == ApiSession.get().expires_at
+
+
 def test_a_lost_copy_is_read_again_from_the_database(client, alice, redis, sql):
     token = login(client, alice)
     redis.flushdb()
