@@ -3,7 +3,8 @@
 Runs the API, poller, dispatch and end-to-end latency benchmarks one after
 another on this machine and prints their figures beside the baseline each
 measured in the same run. The API and poller benchmarks write to MariaDB
-(databases ``bench_api`` and ``bench_poller``, created if missing, emptied).
+(databases ``bench_api``, ``bench_poller`` and ``bench_dispatch``, each
+created if missing and emptied by its benchmark).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from urllib.parse import urlparse
-
-import pymysql
 
 from app.config import ROOT
 from bench.results import parse
@@ -29,7 +27,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     args = parser.parse_args(argv)
 
-    _create_databases(args.mysql, ("bench_api", "bench_poller", "bench_dispatch"))
     quick = args.quick
     runs = [
         (
@@ -158,20 +155,6 @@ def _run(module_args: list[str], env: dict[str, str]) -> str:
     if done.returncode != 0:
         sys.stdout.write(done.stderr[-3000:])
     return done.stdout
-
-
-def _create_databases(server_url: str, names: tuple[str, ...]) -> None:
-    url = urlparse(server_url)
-    connection = pymysql.connect(
-        host=url.hostname,
-        port=url.port or 3306,
-        user=url.username or "root",
-        password=url.password or "",
-    )
-    with connection.cursor() as cursor:
-        for name in names:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}`")
-    connection.close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from eth_account import Account
 from app.config import ROOT
 from app.db import init_database
 from app.models import ApiSession, DeviceToken, SignInNonce
+from bench.databases import create_database
 from bench.results import record
 from devstack.services import free_port, start_valkey, stop
 from devstack.signin import sign_in
@@ -84,6 +85,7 @@ def _arguments() -> argparse.Namespace:
 
 
 def _reset(database_url: str) -> None:
+    create_database(database_url)
     db = init_database(database_url)
     db.connect(reuse_if_open=True)
     upgrade(db)

@@ -33,6 +33,7 @@ from app.jobs.payload import Payload
 from app.models import Channel, Delivery, Notification
 from app.queue import connect_redis, enqueue_notification, notification_job_id
 from bench.bare_h2 import send_all
+from bench.databases import create_database
 from bench.results import record
 from devstack.push_credentials import DEV_TEAM_ID, DEV_TOPIC, make_dev_credentials
 from devstack.services import free_port, start_valkey, stop, wait_http
@@ -64,6 +65,7 @@ def main() -> None:
             "CHAINS_FILE": str(work / "none.json"),
             "LOG_LEVEL": "WARNING",
         }
+        create_database(env["DATABASE_URL"])
         empty_database(env["DATABASE_URL"])
         redis = connect_redis(env["REDIS_URL"])
 

@@ -32,6 +32,7 @@ from app.config import parse_chains
 from app.db import database, is_mysql
 from app.models import ALL_MODELS, Notification
 from app.queue import connect_redis
+from bench.databases import create_database
 from bench.results import record
 from devstack.chain import EpnsDriver, chain_entry, deploy_epns
 from devstack.services import start_anvil, start_valkey, stop
@@ -63,6 +64,7 @@ def empty_tables(database_url: str) -> None:
     deleted just before, not yet purged by InnoDB, would lie under the very
     keys the pass inserts, work that no real backfill does.
     """
+    create_database(database_url)
     db = empty_database(database_url)
     if not is_mysql(db):
         return
