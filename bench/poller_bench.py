@@ -8,7 +8,9 @@ logs (plus channel creation), then measures on the same block range:
 - bare: ``eth_getLogs`` over the range in the poller's range size, JSON
   parsed, nothing else;
 - poller: one full pass (headers checked, logs decoded, rows and checkpoint
-  committed to the database, one dispatch job per notification queued).
+  committed to the database, one dispatch job per notification queued);
+- database alone: the pass's INSERT statements, written out beforehand,
+  run again in one transaction on an empty database.
 
 The database is emptied before each pass (MySQL tables truncated, see
 ``empty_tables``): give it a database of its own. Redis comes from
@@ -37,8 +39,10 @@ from bench.results import record
 from devstack.chain import EpnsDriver, chain_entry, deploy_epns
 from devstack.services import start_anvil, start_valkey, stop
 from migrations import empty_database
+from poller.decode import decode_log
 from poller.fetch import RangeReader
 from poller.runner import ChainRunner
+from poller.store import prepare_range
 
 CHANNEL = "0x" + "c1" * 20
 USER = "0x" + "a1" * 20
@@ -101,6 +105,27 @@ def bare_fetch(
     return logs, time.perf_counter() - started
 
 
+def store_alone(runner: ChainRunner, first: int, last: int, database_url: str) -> float:
+    """The pass's INSERTs run again in one transaction, with nothing read,
+    decoded or queued around them: the database's own share of a pass, a
+    floor under any poller that stores these rows on this machine."""
+    chain_id = runner.chain.chain_id
+    statements = []
+    while first <= last:
+        read = runner.scanner.read_next(first, last)
+        events = [decode_log(raw, chain_id) for raw in read.logs]
+        prepared = prepare_range(chain_id, [e for e in events if e is not None])
+        statements += prepared.inserts
+        first = read.last + 1
+
+    empty_tables(database_url)
+    started = time.perf_counter()
+    with database.atomic():
+        for sql, params in statements:
+            database.execute_sql(sql, params)
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.poller_bench")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
@@ -157,6 +182,7 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
     rows_only.run_pass()
     rows_seconds = time.perf_counter() - started
     rows_only.close()
+    store_seconds = store_alone(runner, deployment.deploy_block, head, database_url)
 
     ratio = poller_seconds / bare_seconds
     print(
@@ -168,12 +194,14 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
         ("bare eth_getLogs", bare_seconds),
         ("poller full pass", poller_seconds),
         ("  same pass, no Redis hand-off", rows_seconds),
+        ("database alone, same INSERTs", store_seconds),
     ):
         print(f"{label:30}{seconds:>10.3f}{bare_logs / seconds:>12.0f}")
     print(
         f"ratio poller/bare: {ratio:.2f}x (goal <= 1.5x); "
         f"poller {bare_logs / poller_seconds:.0f} logs/s (goal >= 5000)"
     )
+    print(f"database alone / bare: {store_seconds / bare_seconds:.2f}x")
     record(
         "poller",
         logs=bare_logs,
@@ -181,6 +209,7 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
         bare_s=bare_seconds,
         pass_s=poller_seconds,
         rows_only_s=rows_seconds,
+        store_s=store_seconds,
         ratio=ratio,
     )
     return 0 if result.outcome == "done" and stored == events else 1
