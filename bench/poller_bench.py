@@ -34,6 +34,8 @@ from app.config import parse_chains
 from app.db import database, is_mysql
 from app.models import ALL_MODELS, Notification
 from app.queue import connect_redis
+from bench import cpu
+from bench.cpu import CpuMeter
 from bench.databases import create_database
 from bench.results import record
 from devstack.chain import EpnsDriver, chain_entry, deploy_epns
@@ -126,6 +128,29 @@ def store_alone(runner: ChainRunner, first: int, last: int, database_url: str) -
     return time.perf_counter() - started
 
 
+def _meter(redis, anvil_pid: int) -> CpuMeter:
+    return CpuMeter(
+        {
+            "poller": cpu.own(),
+            "MariaDB": cpu.named("mariadbd", "mysqld"),
+            "Redis": cpu.redis_server(redis),
+            "anvil": cpu.process_tree(anvil_pid),
+        }
+    )
+
+
+def _print_cpu(label: str, meter: CpuMeter, bare_seconds: float) -> None:
+    """CPU seconds per process, and the floor their sum puts under the wall
+    time on this machine's cores (none of it can run on a core twice)."""
+    cores = os.cpu_count() or 1
+    spent = ", ".join(f"{name} {seconds:.2f}" for name, seconds in meter.spent.items())
+    floor = meter.total / cores
+    print(
+        f"CPU s, {label}: {spent}; total {meter.total:.2f}, "
+        f"over {cores} cores >= {floor:.2f} s ({floor / bare_seconds:.1f}x bare)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.poller_bench")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
@@ -145,14 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         valkey = start_valkey(sock)
         redis_url = f"unix://{sock}"
     try:
-        return run(rpc_url, args.database_url, redis_url, args.events)
+        return run(rpc_url, args.database_url, redis_url, args.events, anvil.pid)
     finally:
         stop(anvil)
         if valkey is not None:
             stop(valkey)
 
 
-def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
+def run(
+    rpc_url: str, database_url: str, redis_url: str, events: int, anvil_pid: int
+) -> int:
     deployment = deploy_epns(rpc_url)
     driver = EpnsDriver(rpc_url, deployment)
     emit(driver, events)
@@ -165,12 +192,17 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
     redis.flushdb()
 
     runner = ChainRunner(chain, redis)
+    bare_cpu, pass_cpu = _meter(redis, anvil_pid), _meter(redis, anvil_pid)
+    bare_cpu.start()
     bare_logs, bare_seconds = bare_fetch(
         rpc_url, runner.scanner.reader, deployment.deploy_block, head
     )
+    bare_cpu.stop()
+    pass_cpu.start()
     started = time.perf_counter()
     result = runner.run_pass()
     poller_seconds = time.perf_counter() - started
+    pass_cpu.stop()
     runner.close()
     stored = Notification.select().count()
 
@@ -202,6 +234,8 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
         f"poller {bare_logs / poller_seconds:.0f} logs/s (goal >= 5000)"
     )
     print(f"database alone / bare: {store_seconds / bare_seconds:.2f}x")
+    _print_cpu("bare fetch", bare_cpu, bare_seconds)
+    _print_cpu("full pass", pass_cpu, bare_seconds)
     record(
         "poller",
         logs=bare_logs,
@@ -210,6 +244,7 @@ def run(rpc_url: str, database_url: str, redis_url: str, events: int) -> int:
         pass_s=poller_seconds,
         rows_only_s=rows_seconds,
         store_s=store_seconds,
+        pass_cpu_s=pass_cpu.total,
         ratio=ratio,
     )
     return 0 if result.outcome == "done" and stored == events else 1
