@@ -12,7 +12,7 @@ import re
 
 from eth_utils import is_checksum_address
 
-_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 def is_number(text: str) -> bool:
@@ -57,7 +57,7 @@ def normalize_address(value: object) -> str:
         raise InvalidAddress("address must be a string")
 
     _, bare = split_caip10(value)
-    if not _HEX_ADDRESS.match(bare):
+    if not _HEX_ADDRESS.fullmatch(bare):
         raise InvalidAddress(f"not a 20-byte hex address: {bare[:60]!r}")
 
     digits = bare[2:]

@@ -37,7 +37,7 @@ from app.sessions import SessionGrant, open_session, sweep_expired_sessions
 
 log = logging.getLogger(__name__)
 
-_SIGNATURE = re.compile(r"^0x(?:[0-9a-fA-F]{2}){1,4096}$")
+_SIGNATURE = re.compile(r"0x(?:[0-9a-fA-F]{2}){1,4096}")
 MAX_MESSAGE_CHARS = 4096
 
 
@@ -132,7 +132,7 @@ def verify_signature(
     The signature is checked over the text as posted (what the wallet
     showed), not over a re-serialisation of the parsed fields.
     """
-    if not isinstance(signature, str) or not _SIGNATURE.match(signature):
+    if not isinstance(signature, str) or not _SIGNATURE.fullmatch(signature):
         raise AuthFailed("bad_signature", "signature must be 0x-prefixed hex bytes")
     signable = encode_defunct(text=message)
     if _recover(signable, signature) == parsed.address:
@@ -202,17 +202,22 @@ def _uri_allowed(uri: str, origins: tuple[str, ...]) -> bool:
 
 
 def _instant(value: str, name: str) -> dt.datetime:
-    """An RFC 3339 time with its offset; a time without one is ambiguous."""
+    """An RFC 3339 time with its offset, in UTC; a time without an offset is
+    ambiguous, and one whose offset carries it past year 1 or 9999 has no
+    UTC instant to compare or store."""
     try:
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput("bad_message", f"{name} is not RFC 3339") from None
     if parsed.tzinfo is None:
         raise InvalidInput("bad_message", f"{name} needs a UTC offset")
-    return parsed
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidInput("bad_message", f"{name} is out of range") from None
 
 
 def _expiry(parsed: SiweMessage) -> dt.datetime | None:
     if not parsed.expiration_time:
         return None
-    return _instant(parsed.expiration_time, "Expiration").astimezone(dt.UTC)
+    return _instant(parsed.expiration_time, "Expiration")

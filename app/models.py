@@ -16,7 +16,9 @@ from app.db import database
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """Naive UTC, in whole seconds: MySQL's DATETIME keeps no fraction, so
+    a time we store, compare or tell a client is the same on both databases."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 class Platform(enum.StrEnum):

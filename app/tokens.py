@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 
 # APNs tokens are 32 bytes today; Apple warns they may grow, so we take any
 # even-length hex up to 100 bytes and store it lower-case.
-_APNS_TOKEN = re.compile(r"^(?:[0-9a-f]{2}){32,100}$")
+_APNS_TOKEN = re.compile(r"(?:[0-9a-f]{2}){32,100}")
 # FCM registration tokens (Android, and web push through the Firebase web
 # SDK) are URL-safe base64 with ":" separators, ~150-200 characters (100 at
 # the least, which also tells them from a 64-digit APNs token). The
 # column is 255 wide; longer tokens are refused rather than truncated.
-_FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.-]{100,255}$")
-_ID = re.compile(r"^[0-9]{1,18}$")
+_FCM_TOKEN = re.compile(r"[A-Za-z0-9_:.-]{100,255}")
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 class Outcome(enum.StrEnum):
@@ -90,7 +90,7 @@ def validate_device(
         raise InvalidInput(
             "bad_token", "apn_token is only taken for ios", field="apn_token"
         )
-    if not _FCM_TOKEN.match(token):
+    if not _FCM_TOKEN.fullmatch(token):
         raise InvalidInput(
             "bad_token",
             f"an {kind.value} token is an FCM registration token: 100-255 "
@@ -102,7 +102,7 @@ def validate_device(
 
 def _apns_token(value: str, field: str) -> str:
     lowered = value.lower()
-    if not _APNS_TOKEN.match(lowered):
+    if not _APNS_TOKEN.fullmatch(lowered):
         raise InvalidInput(
             "bad_token",
             f"{field}: an APNs token is hex, 64 to 200 digits",
@@ -258,7 +258,7 @@ def delete_all(wallet: str) -> int:
 
 def _owned(wallet: str, ref: str) -> DeviceToken:
     """The device ``ref`` names (an id or the token), if it is ``wallet``'s."""
-    if _ID.match(ref):
+    if _ID.fullmatch(ref):
         row = DeviceToken.get_or_none(DeviceToken.id == int(ref))
     elif not ref.isascii():
         # Tokens are ASCII; MySQL refuses to compare other text with them.

@@ -76,7 +76,7 @@ def _origins(
         return default
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     for origin in origins:
-        if not re.match(r"^[a-z][a-z0-9+.-]*://[^/?#\s]+$", origin):
+        if not re.fullmatch(r"[a-z][a-z0-9+.-]*://[^/?#\s]+", origin):
             raise ConfigError(f"{key}: {origin!r} is not a scheme://host[:port]")
     if not origins:
         raise ConfigError(f"{key}: expected a comma-separated list of origins")

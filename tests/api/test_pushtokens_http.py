@@ -356,3 +356,29 @@ def test_hostile_json_is_refused_without_a_server_error(client, alice_token, raw
         "invalid_body",
         "unknown_field",
     )
+
+
+@pytest.mark.parametrize("path", [REGISTER, "/apis/v1/auth/login"])
+def test_an_integer_too_long_to_decode_is_invalid_json(client, alice_token, path):
+    answer = client.post(
+        path,
+        data=b'{"wallet": 1' + b"0" * 5000 + b"}",
+        headers={**bearer(alice_token), "Content-Type": "application/json"},
+    )
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid_json"
+
+
+def test_the_times_told_at_registration_are_those_listed_later(
+    client, alice, alice_token
+):
+    told = _register(client, alice_token, alice.address, apns_token()).get_json()
+
+    listed = client.get("/apis/v1/pushtokens", headers=bearer(alice_token))
+
+    (device,) = listed.get_json()["devices"]
+    assert (device["created_at"], device["updated_at"]) == (
+        told["device"]["created_at"],
+        told["device"]["updated_at"],
+    )

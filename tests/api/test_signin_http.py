@@ -91,7 +91,10 @@ def test_signature_by_another_key_is_refused_and_keeps_the_nonce(client, alice, 
 
 @pytest.mark.parametrize(
     "signature",
-    ["0x", "0x00", "0x" + "00" * 65, "0x" + "ff" * 65, "0x" + "ab" * 64, "abc", "0xzz"],
+    [
+        *("0x", "0x00", "0x" + "00" * 65, "0x" + "ff" * 65, "0x" + "ab" * 64),
+        *("abc", "0xzz", "0x" + "00" * 65 + "\n"),
+    ],
 )
 def test_signature_that_is_no_signature_is_refused(client, alice, signature):
     body = {**signed_message(client, alice), "signature": signature}
@@ -264,3 +267,24 @@ def test_concurrent_sign_ins_all_succeed(app):
 
     assert statuses == [200] * len(accounts)
     assert ApiSession.select().count() == len(accounts)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Expiration Time: 9999-12-31T23:59:59-12:00",
+        "Not Before: 0001-01-01T00:00:00+01:00",
+    ],
+)
+def test_a_time_with_no_utc_instant_is_a_bad_message(client, alice, line):
+    body = signed_message(client, alice)
+    text = body["message"] + "\n" + line
+
+    answer = client.post(
+        "/apis/v1/auth/login",
+        json={"message": text, "signature": sign(text, alice.key)},
+    )
+
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["error"] == "bad_message"
+    assert ApiSession.select().count() == 0

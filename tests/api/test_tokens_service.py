@@ -151,3 +151,31 @@ def test_registration_racing_a_delete_is_stored_when_it_says_so(db):
         if row is None or row.wallet != bob:
             lost.append(answers["bob"])
     assert lost == []
+
+
+@pytest.mark.parametrize(
+    ("token", "platform", "voip"),
+    [
+        (apns_token() + "\n", "ios", None),
+        (apns_token(), "ios", apns_token(2) + "\n"),
+        (fcm_token() + "\n", "android", None),
+        ("a" * 255 + "\n", "web", None),
+    ],
+)
+def test_a_final_newline_is_no_part_of_a_valid_token(token, platform, voip):
+    with pytest.raises(InvalidInput) as caught:
+        tokens.validate_device(token, platform, voip)
+    assert caught.value.code == "bad_token"
+
+
+@pytest.mark.parametrize("value", [ALICE + "\n", f" eip155:1:{ALICE}\n"])
+def test_a_wallet_is_stored_without_the_space_around_it(value):
+    assert tokens.parse_wallet(value) == ALICE
+
+
+def test_a_device_id_with_a_final_newline_names_no_device(db):
+    done = tokens.register(ALICE, tokens.validate_device(apns_token(), "ios"))
+
+    with pytest.raises(NotFound):
+        tokens.delete_device(ALICE, f"{done.device.id}\n")
+    assert DeviceToken.select().count() == 1
