@@ -113,6 +113,11 @@ def live(info: SessionInfo) -> SessionInfo:
     return info
 
 
+def exists(session: SessionInfo) -> bool:
+    """Whether the session's row is still stored."""
+    return ApiSession.select().where(ApiSession.id == session.id).exists()
+
+
 def sweep_expired_sessions() -> None:
     """Delete expired sessions: a statement of its own (see auth.issue_nonce)."""
     ApiSession.delete().where(ApiSession.expires_at <= utcnow()).execute()

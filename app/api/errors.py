@@ -39,6 +39,11 @@ _OUTAGES = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+# Redis refusing to serve for now (out of memory, a read-only replica after
+# a failover, a failed snapshot, still loading): an outage, not our bug.
+_REDIS_REFUSALS = frozenset(
+    {"OOM", "READONLY", "MISCONF", "LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY"}
+)
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 RETRY_AFTER = {
     "description": "Seconds until the limit's window resets",
@@ -89,6 +94,7 @@ def install_error_handlers(app: Flask) -> None:
     app.register_error_handler(peewee.IntegrityError, _conflict)
     for kind in _OUTAGES:
         app.register_error_handler(kind, _outage)
+    app.register_error_handler(redis.exceptions.ResponseError, _redis_refusal)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
@@ -146,6 +152,16 @@ def _conflict(exc: peewee.IntegrityError):
 def _outage(exc: Exception):
     log.error("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
     return error_body("unavailable", CODES["unavailable"][1]), 503
+
+
+def _redis_refusal(exc: redis.exceptions.ResponseError):
+    """An error answer of Redis: a refusal to serve now is an outage; any
+    other is a command of ours it could not run, answered as our fault."""
+    kind = str(exc).split(" ", 1)[0]
+    if getattr(exc, "status_code", None) in _REDIS_REFUSALS or kind in _REDIS_REFUSALS:
+        return _outage(exc)
+    log.error("Redis refused a command: %s", exc, exc_info=exc)
+    return error_body("internal_error", CODES["internal_error"][1]), 500
 
 
 def _http_code(status: int, errors: object) -> str:

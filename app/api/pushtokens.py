@@ -85,9 +85,7 @@ def list_devices() -> dict:
 @documents(blp, *SESSION_CODES, security=BEARER)
 def delete_all() -> dict:
     """Log out: forget every device of the wallet and end this session."""
-    count = tokens.delete_all(current_session().wallet)
-    end_session()
-    return {"deleted": count}
+    return {"deleted": end_session(forget_devices=True)}
 
 
 @blp.route("/<string:ref>", methods=["PATCH"])

@@ -11,9 +11,10 @@ import logging
 
 from flask import current_app, g, request
 
-from app import sessions
+from app import sessions, tokens
 from app.api import session_cache
 from app.api.session_cache import REVOKED, SessionCache
+from app.db import write_transaction
 from app.errors import AuthFailed, Forbidden
 from app.sessions import SessionGrant, SessionInfo
 
@@ -88,15 +89,32 @@ def adopt(token: str, copy: bytes | None) -> None:
 
 
 def remember(grant: SessionGrant) -> None:
-    """Copy a session just opened, so its first request finds it in Redis."""
+    """Copy a session just opened, so its first request finds it in Redis.
+
+    Best effort: the session is committed already, and a request that finds
+    no copy reads the database."""
     _cache().fill(grant.token, grant.session)
 
 
-def end_session() -> None:
-    """Log out: tombstone the copy first, so no lookup can copy it again."""
+def end_session(forget_devices: bool = False) -> int:
+    """Log out, and with ``forget_devices`` delete the wallet's devices too;
+    the number of devices deleted.
+
+    The copy is tombstoned before anything is deleted, so a Redis that
+    cannot be written fails the request with nothing changed; devices and
+    session then go in one transaction, and the tombstone is written again,
+    over any copy a lookup in flight made meanwhile.
+    """
     token, info = bearer_token(), current_session()
-    _cache().revoke(token, info)
-    sessions.revoke(info)
+    cache = _cache()
+    cache.revoke(token, info)
+
+    with write_transaction():
+        deleted = tokens.delete_all(info.wallet) if forget_devices else 0
+        sessions.revoke(info)
+
+    cache.revoke(token, info)
+    return deleted
 
 
 def _resolve(
@@ -114,7 +132,10 @@ def _resolve(
             return sessions.live(session_cache.decode(copy))
 
         info = sessions.authenticate(token)
-        cache.fill(token, info)
+        if cache.fill(token, info) and not sessions.exists(info):
+            # Ended between our read and our copy: the copy must not outlive it.
+            cache.forget(token)
+            raise sessions.unknown_session()
         return info
     except AuthFailed as exc:
         return exc

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from app import sessions
 from app.api import session_cache
 from app.models import ApiSession, utcnow
 from app.sessions import SessionInfo
@@ -134,3 +135,30 @@ def test_revoked_token_counts_as_anonymous(make_app, alice, redis):
 
     assert codes == [401, 429]
     assert redis.keys("LIMITS:*anonymous:127.0.0.1/writes-wallet*")
+
+
+def test_a_lookup_in_flight_does_not_revive_a_session_ended_meanwhile(
+    app, alice, redis, monkeypatch
+):
+    client = app.test_client()
+    token = login(client, alice)
+    redis.delete(session_cache.key(token))
+    read_row = sessions.authenticate
+
+    def read_then_log_out_elsewhere(bearer_token):
+        info = read_row(bearer_token)  # the row is read while the session lives
+        monkeypatch.setattr(sessions, "authenticate", read_row)
+        # Meanwhile another request logs out, and Redis then loses the
+        # tombstone (a restart without persistence, an eviction).
+        app.extensions["epns_sessions"].revoke(bearer_token, info)
+        sessions.revoke(info)
+        redis.flushdb()
+        return info
+
+    monkeypatch.setattr(sessions, "authenticate", read_then_log_out_elsewhere)
+    in_flight = client.get("/apis/v1/auth/session", headers=bearer(token))
+    after = client.get("/apis/v1/auth/session", headers=bearer(token))
+
+    assert in_flight.status_code == 401
+    assert after.status_code == 401
+    assert not redis.exists(session_cache.key(token))
