@@ -45,18 +45,25 @@ class BackgroundStack:
 
 
 def processes_of(var: Path) -> list[int]:
-    """Pids of live processes started for the stack whose state is ``var``."""
+    """Pids of live processes started for the stack whose state is ``var``.
+
+    Each inherits ``EPNS_VAR_DIR`` from the launcher, but Valkey writes its
+    process title over its environment; its command line names its socket
+    under ``var`` instead.
+    """
     marker = f"EPNS_VAR_DIR={var}".encode()
+    under_var = f"{var}/".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and marker in environ.split(b"\0"):
+        if state != "Z" and (marker in environ.split(b"\0") or under_var in cmdline):
             pids.append(int(entry.name))
     return pids
 
