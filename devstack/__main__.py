@@ -3,8 +3,8 @@
 Starts the embedded Valkey server, a fresh anvil chain with our EPNS
 contracts, the local stand-ins for FCM, APNs and an IPFS gateway, then the
 API, a worker, the poller and rq-dashboard. Prints where each listens and
-stops them all on Ctrl-C. The chain starts empty every time, so the local
-SQLite database is started afresh with it.
+stops them all on Ctrl-C, ``kill`` or a closed terminal. The chain starts
+empty every time, so the local SQLite database is started afresh with it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -49,13 +50,39 @@ def main(argv: list[str]) -> int:
         )
         return 2
 
+    _stop_on_kill_and_hangup()
     sup = Supervisor(quiet={"api", "dashboard"})
     try:
         return run(sup, args)
     finally:
-        # Whatever happened (Ctrl-C during start-up, a closed terminal
-        # pipe), nothing started here may outlive the launcher.
+        # Whatever happened (Ctrl-C, kill or a closed terminal, during
+        # start-up or after), nothing started here may outlive the launcher.
+        _ignore_stop_signals()
         sup.stop_all()
+
+
+def _stop_on_kill_and_hangup() -> None:
+    """Make ``kill`` and a closed terminal stop the stack as Ctrl-C does.
+
+    The children run in sessions of their own, so only the launcher hears
+    these signals; left to their defaults it would die at once and leave
+    them all holding their ports. A signal ignored on purpose (``nohup make
+    up``) stays ignored.
+    """
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _ignore_stop_signals() -> None:
+    """A second signal (a shell and then the kernel both send SIGHUP when a
+    terminal closes) must not cut the stopping short."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def run(sup: Supervisor, args: argparse.Namespace) -> int:

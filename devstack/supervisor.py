@@ -71,7 +71,8 @@ class Supervisor:
                         self.quiet.add(child.name)
 
     def watch(self) -> str | None:
-        """Block until a child exits; return its name (None on Ctrl-C)."""
+        """Block until a child exits; return its name (None on Ctrl-C, kill or
+        hangup, which the launcher turns into Ctrl-C)."""
         try:
             while True:
                 for child in self.children:

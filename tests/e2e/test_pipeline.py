@@ -12,10 +12,13 @@ import contextlib
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -112,3 +115,59 @@ def test_ctrl_c_during_start_up_leaves_nothing_running(tmp_path):
 
     assert proc.wait(30) != 0
     assert processes_of(var) == []
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGHUP], ids=["kill", "closed-terminal"]
+)
+def test_kill_or_closed_terminal_stops_everything(tmp_path, sig):
+    """``kill`` and a closed terminal signal the launcher alone (its children
+    run in sessions of their own), so it must stop them itself, or the next
+    ``make up`` finds every port taken."""
+    with _heard(sig):
+        stack = start_stack(tmp_path / "var")
+    try:
+        os.kill(stack.proc.pid, sig)
+        stack.proc.wait(30)
+
+        assert processes_of(stack.var) == [], "processes outlived the launcher"
+        assert [port for port in _ports(stack.urls) if _answers(port)] == []
+        assert not _answers_unix(stack.urls["redis"])
+        assert "Traceback" not in stack.output(), stack.output()[-3000:]
+    finally:
+        _end_leftovers(stack)
+
+
+@contextlib.contextmanager
+def _heard(sig: int) -> Iterator[None]:
+    """The launcher inherits an ignored signal (a run under ``nohup``) and
+    rightly keeps ignoring it; start it as from a terminal instead."""
+    previous = signal.signal(sig, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(sig, previous)
+
+
+def _ports(urls: dict[str, str]) -> set[int]:
+    return {urlsplit(url).port for url in urls.values() if url.startswith("http")}
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _answers_unix(url: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        return sock.connect_ex(url.removeprefix("unix://")) == 0
+
+
+def _end_leftovers(stack) -> None:
+    """Without the launcher's clean-up its children outlive the test; end
+    them (and only them) by pid so one failure does not hold ports."""
+    if stack.proc.poll() is None:
+        stack.stop(5)
+    for pid in processes_of(stack.var):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
