@@ -61,6 +61,13 @@ def init_limiter(app: Flask, settings: Settings) -> None:
     counting itself on every request: they are not installed.
     """
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(settings.redis_url)
+    # A Redis that hangs must cost a request a bounded wait and a 503, not
+    # hold a gunicorn thread for as long as it hangs.
+    timeout = settings.api.redis_timeout
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
     limiter.init_app(app)
     _drop_hooks(app)
     app.extensions["epns_counters"] = Counters(limiter.storage)

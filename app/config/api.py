@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.addresses import is_number
-from app.config.readers import ConfigError, _flag, _json_object, _positive
+from app.config.readers import (
+    ConfigError,
+    _flag,
+    _float,
+    _json_object,
+    _positive,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class ApiConfig:
     write_limit_wallet: str = "120/minute"
     eip1271_rpc_urls: Mapping[int, str] = field(default_factory=dict)
     rpc_timeout: float = 5.0
+    redis_timeout: float = 2.0
 
 
 def load_api_config(environ: Mapping[str, str]) -> ApiConfig:
@@ -58,6 +65,7 @@ def load_api_config(environ: Mapping[str, str]) -> ApiConfig:
         ),
         eip1271_rpc_urls=_rpc_map(environ, "EIP1271_RPC_URLS"),
         rpc_timeout=float(_positive(environ, "EIP1271_RPC_TIMEOUT_SECONDS", 5)),
+        redis_timeout=_float(environ, "API_REDIS_TIMEOUT_SECONDS", d.redis_timeout),
     )
 
 

@@ -1,8 +1,12 @@
-"""A Redis that refuses writes, on a real server of the test's own: the API
-answers 503 where it needs the write, gets by where a copy is optional, and
-never leaves half a change behind."""
+"""A Redis that refuses writes or hangs, on a real server of the test's own:
+the API answers 503 where it needs Redis, in bounded time, gets by where a
+copy is optional, and never leaves half a change behind."""
 
 from __future__ import annotations
+
+import os
+import signal
+import threading
 
 import pytest
 import redis as redis_client
@@ -15,14 +19,22 @@ REGISTER = "/apis/v1/pushtokens/register"
 
 
 @pytest.fixture
-def own_redis(tmp_path):
-    """A Valkey server this test may misconfigure, and its URL."""
+def valkey(tmp_path):
+    """A Valkey server this test may misconfigure or freeze, and its socket."""
     sock = tmp_path / "valkey.sock"
     proc = start_valkey(sock)
+    yield proc, sock
+    os.kill(proc.pid, signal.SIGCONT)
+    stop(proc)
+
+
+@pytest.fixture
+def own_redis(valkey):
+    """A connection to that server, and its URL."""
+    _, sock = valkey
     conn = redis_client.Redis(unix_socket_path=str(sock))
     yield conn, f"unix://{sock}"
     conn.close()
-    stop(proc)
 
 
 def _out_of_memory(conn: redis_client.Redis) -> None:
@@ -84,3 +96,26 @@ def test_ending_a_session_redis_cannot_mark_changes_nothing(
     assert DeviceToken.select().count() == 1
     assert ApiSession.select().count() == 1
     assert client.get("/apis/v1/auth/session", headers=bearer(token)).status_code == 200
+
+
+def test_a_hung_redis_costs_a_request_a_bounded_wait_and_a_503(
+    make_app, valkey, alice
+):
+    proc, sock = valkey
+    app = make_app(REDIS_URL=f"unix://{sock}", API_REDIS_TIMEOUT_SECONDS="0.5")
+    client = app.test_client()
+    token = login(client, alice)
+    os.kill(proc.pid, signal.SIGSTOP)
+    answers = []
+
+    def ask() -> None:
+        answers.append(client.get("/apis/v1/pushtokens", headers=bearer(token)))
+        answers.append(client.post(REGISTER, json={}, headers=bearer(token)))
+
+    asking = threading.Thread(target=ask, daemon=True)
+    asking.start()
+    asking.join(timeout=60)  # Redis stays frozen until the test ends
+
+    assert not asking.is_alive(), "requests still waiting on a frozen Redis"
+    assert [a.status_code for a in answers] == [200, 503]
+    assert answers[1].get_json()["error"] == "unavailable"
