@@ -17,8 +17,9 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Mapping
 
-from app.config import VAR
+from app.config import VAR, load_settings
 from devstack.services import ServiceError, start_anvil, start_valkey, wait_http
 from devstack.supervisor import Supervisor
 
@@ -115,7 +116,7 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
     from devstack.push_credentials import make_dev_credentials
 
     (VAR / "run").mkdir(parents=True, exist_ok=True)
-    env: dict[str, str] = {"APP_ENV": "development"}
+    env = {"APP_ENV": "development", **sign_in_at(args.api_port, load_settings().raw)}
     urls: dict[str, str] = {}
 
     if not os.environ.get("REDIS_URL"):
@@ -154,6 +155,20 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
     wait_http(f"{urls['api']}/healthz", "api")
     (VAR / "devstack.json").write_text(json.dumps(urls, indent=2))
     return urls
+
+
+def sign_in_at(api_port: int, configured: Mapping[str, str]) -> dict[str, str]:
+    """The sign-in domain and origin of the API on ``api_port``.
+
+    The nonce answer tells wallets which domain and URI to sign for, and the
+    defaults name port 5000 whatever port the API was given. A value set in
+    the environment or ``.env`` (``configured``) is the user's and is kept.
+    """
+    ours = {
+        "SIWE_DOMAIN": f"localhost:{api_port}",
+        "SIWE_ALLOWED_ORIGINS": f"http://localhost:{api_port}",
+    }
+    return {key: value for key, value in ours.items() if not configured.get(key)}
 
 
 def start_fakes(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from app.config import ROOT
 from devstack.background import SERVICES, processes_of, start_stack
@@ -115,6 +116,22 @@ def test_ctrl_c_during_start_up_leaves_nothing_running(tmp_path):
 
     assert proc.wait(30) != 0
     assert processes_of(var) == []
+
+
+def test_sign_in_follows_the_api_port_unless_set(tmp_path):
+    """Wallets sign for the domain and URI the nonce answer names, so they
+    must be the API's own; an origin the user set is kept. (An empty value
+    counts as unset and hides one from a developer's ``.env``.)"""
+    chosen = {"SIWE_DOMAIN": "", "SIWE_ALLOWED_ORIGINS": "https://app.example"}
+    stack = start_stack(tmp_path / "var", chosen)
+    try:
+        answer = requests.post(f"{stack.urls['api']}/apis/v1/auth/nonce", timeout=10)
+    finally:
+        assert stack.stop()
+
+    port = urlsplit(stack.urls["api"]).port
+    assert answer.json()["domain"] == f"localhost:{port}"
+    assert answer.json()["uri"] == "https://app.example"
 
 
 @pytest.mark.parametrize(
