@@ -30,7 +30,7 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
 from app.config import ApiConfig, ConfigError, Settings
-from app.db import write_transaction
+from app.db import retry_lock_conflicts, write_transaction
 from app.errors import AuthFailed, InvalidInput, Unavailable
 from app.models import SignInNonce, utcnow
 from app.sessions import SessionGrant, open_session, sweep_expired_sessions
@@ -71,15 +71,23 @@ def sign_in(message: str, signature: str, settings: Settings) -> SessionGrant:
     rpc_url = rpc_url_for(settings, parsed.chain_id)
     verify_signature(message, parsed, signature, rpc_url, config.rpc_timeout)
 
-    wallet = parsed.address.lower()
-    with write_transaction():
-        consume_nonce(parsed.nonce)
-        grant = open_session(
-            wallet, parsed.chain_id, config.session_ttl, _expiry(parsed)
-        )
-    log.info("wallet %s signed in on chain %s", wallet, parsed.chain_id)
+    grant = _admit(parsed, config)
+    log.info("wallet %s signed in on chain %s", grant.wallet, parsed.chain_id)
     sweep_expired_sessions()
     return grant
+
+
+@retry_lock_conflicts()
+def _admit(parsed: SiweMessage, config: ApiConfig) -> SessionGrant:
+    """Spend the nonce and open the session, both or neither."""
+    with write_transaction():
+        consume_nonce(parsed.nonce)
+        return open_session(
+            parsed.address.lower(),
+            parsed.chain_id,
+            config.session_ttl,
+            _expiry(parsed),
+        )
 
 
 def parse_message(message: str) -> SiweMessage:

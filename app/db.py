@@ -8,8 +8,12 @@ gunicorn and RQ workers keep processes alive for days.
 
 from __future__ import annotations
 
+import functools
 import logging
+import random
 import ssl
+import time
+from collections.abc import Callable
 from functools import cache
 from urllib.parse import urlparse
 
@@ -113,3 +117,54 @@ def write_transaction():
     if isinstance(database.obj, peewee.SqliteDatabase):
         return database.atomic("IMMEDIATE")
     return database.atomic()
+
+
+# MySQL's answers to a transaction that lost a lock race: a deadlock victim,
+# which the server rolled back whole, or a wait for a lock given up on.
+_LOCK_CONFLICTS = frozenset({1205, 1213})
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lost lock race, which running again can win."""
+    if not isinstance(exc, peewee.OperationalError) or not exc.args:
+        return False
+    code = exc.args[0]
+    return code in _LOCK_CONFLICTS or (
+        isinstance(code, str) and "database is locked" in code
+    )
+
+
+def retry_lock_conflicts(attempts: int = 3) -> Callable:
+    """Run a unit of work again when it lost a lock race.
+
+    Only a call that owns its transaction is run again: inside an outer
+    transaction the conflict has rolled back more than this call, and the
+    owner of that transaction must decide. What still loses after
+    ``attempts`` is raised; the API answers it 409 ``conflict``.
+    """
+
+    def decorate(work: Callable) -> Callable:
+        @functools.wraps(work)
+        def run(*args, **kwargs):
+            for attempt in range(1, attempts + 1):
+                try:
+                    return work(*args, **kwargs)
+                except peewee.OperationalError as exc:
+                    if (
+                        attempt == attempts
+                        or not is_lock_conflict(exc)
+                        or database.in_transaction()
+                    ):
+                        raise
+                    log.info(
+                        "%s lost a lock race (%s), attempt %d of %d",
+                        work.__name__,
+                        exc.args[0],
+                        attempt,
+                        attempts,
+                    )
+                    time.sleep(random.uniform(0, 0.005 * attempt))
+
+        return run
+
+    return decorate

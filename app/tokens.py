@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from app.addresses import InvalidAddress, normalize_address, short
-from app.db import write_transaction
+from app.db import retry_lock_conflicts, write_transaction
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.models import DeviceToken, Platform, RemovedToken, utcnow
 from app.prepared import Prepared
@@ -111,6 +111,7 @@ def _apns_token(value: str, field: str) -> str:
     return lowered
 
 
+@retry_lock_conflicts()
 def register(wallet: str, form: DeviceForm) -> Registration:
     """Store ``form`` for ``wallet``; a concurrent insert is retried once.
 
@@ -204,6 +205,7 @@ def list_devices(wallet: str) -> list[DeviceToken]:
     )
 
 
+@retry_lock_conflicts()
 def update_device(
     wallet: str,
     ref: str,
@@ -239,6 +241,7 @@ def update_device(
         return Registration(row, Outcome.UPDATED)
 
 
+@retry_lock_conflicts()
 def delete_device(wallet: str, ref: str) -> None:
     with write_transaction():
         row = _owned(wallet, ref)
@@ -247,6 +250,7 @@ def delete_device(wallet: str, ref: str) -> None:
     log.info("deleted device %s of %s (token %s)", row.id, wallet, short(row.token))
 
 
+@retry_lock_conflicts()
 def delete_all(wallet: str) -> int:
     """Forget every device of ``wallet`` (log out everywhere)."""
     with write_transaction():

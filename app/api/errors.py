@@ -20,6 +20,7 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app.db import is_lock_conflict
 from app.errors import CODES, ServiceError
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,11 @@ def _conflict(exc: peewee.IntegrityError):
 
 
 def _outage(exc: Exception):
+    if is_lock_conflict(exc):
+        # Retried already (app.db.retry_lock_conflicts): a race the client
+        # may run again, not a database down.
+        log.warning("lock conflict after retries: %s", exc.args[:1])
+        return error_body("conflict", CODES["conflict"][1]), 409
     log.error("dependency unavailable: %s", type(exc).__name__, exc_info=exc)
     return error_body("unavailable", CODES["unavailable"][1]), 503
 

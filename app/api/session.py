@@ -14,7 +14,7 @@ from flask import current_app, g, request
 from app import sessions, tokens
 from app.api import session_cache
 from app.api.session_cache import REVOKED, SessionCache
-from app.db import write_transaction
+from app.db import retry_lock_conflicts, write_transaction
 from app.errors import AuthFailed, Forbidden
 from app.sessions import SessionGrant, SessionInfo
 
@@ -109,11 +109,17 @@ def end_session(forget_devices: bool = False) -> int:
     cache = _cache()
     cache.revoke(token, info)
 
+    deleted = _forget(info, forget_devices)
+
+    cache.revoke(token, info)
+    return deleted
+
+
+@retry_lock_conflicts()
+def _forget(info: SessionInfo, forget_devices: bool) -> int:
     with write_transaction():
         deleted = tokens.delete_all(info.wallet) if forget_devices else 0
         sessions.revoke(info)
-
-    cache.revoke(token, info)
     return deleted
 
 
