@@ -98,9 +98,7 @@ def test_ending_a_session_redis_cannot_mark_changes_nothing(
     assert client.get("/apis/v1/auth/session", headers=bearer(token)).status_code == 200
 
 
-def test_a_hung_redis_costs_a_request_a_bounded_wait_and_a_503(
-    make_app, valkey, alice
-):
+def test_a_hung_redis_costs_a_request_a_bounded_wait_and_a_503(make_app, valkey, alice):
     proc, sock = valkey
     app = make_app(REDIS_URL=f"unix://{sock}", API_REDIS_TIMEOUT_SECONDS="0.5")
     client = app.test_client()
