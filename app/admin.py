@@ -20,6 +20,7 @@ from app.config import ChainConfig, Settings
 from app.db import database
 from app.logs import redact_url
 from app.models import (
+    ApiSession,
     ChainEvent,
     Checkpoint,
     Delivery,
@@ -29,6 +30,7 @@ from app.models import (
     utcnow,
 )
 from app.queue import enqueue_notification
+from app.session_cache import SessionCache
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,26 @@ def wallet_devices(wallet: str) -> list[DeviceToken]:
         .where(DeviceToken.wallet == address)
         .order_by(DeviceToken.id)
     )
+
+
+def end_sessions(redis: Redis, wallet: str) -> int:
+    """End every session of ``wallet`` (a stolen token, a lost phone).
+
+    Each session's Redis copy is tombstoned before its row goes, as a
+    log-out does: deleting the rows alone would leave the copies working
+    until they expire."""
+    address = normalize_address(wallet)
+    rows = list(ApiSession.select().where(ApiSession.wallet == address))
+    cache = SessionCache(redis)
+    for row in rows:
+        cache.revoke_hash(row.token_hash, row.expires_at)
+    ended = (
+        ApiSession.delete().where(ApiSession.id.in_([row.id for row in rows])).execute()
+        if rows
+        else 0
+    )
+    log.warning("ended %d session(s) of %s by operator command", ended, address)
+    return ended
 
 
 def prune(days: int, dry_run: bool = False) -> PruneResult:

@@ -129,6 +129,17 @@ def devices(wallet: str) -> None:
         )
 
 
+@epns.command("end-sessions")
+@click.argument("wallet")
+def end_sessions(wallet: str) -> None:
+    """Sign a wallet out everywhere: every bearer session of it stops working."""
+    try:
+        ended = admin.end_sessions(connect_redis(_settings().redis_url), wallet)
+    except InvalidAddress as exc:
+        raise _fail(exc) from None
+    click.echo(f"{ended} session(s) ended")
+
+
 @epns.command("test-push")
 @click.argument("device_id", type=int)
 def test_push(device_id: int) -> None:

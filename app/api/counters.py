@@ -3,7 +3,7 @@
 flask-limiter's storage counts a window with a small Lua script, one call
 per limit, and the per-wallet limits need the session's wallet, which would
 be one more round trip before them. Here one script of our own counts every
-window of a request, reads the copy of its session (``app.api.session_cache``)
+window of a request, reads the copy of its session (``app.session_cache``)
 and counts the windows of that session's wallet. The keys and the counting
 are flask-limiter's (``INCRBY`` 1, expiry set on the window's first hit),
 so a deploy keeps the windows already counting.

@@ -29,11 +29,11 @@ from flask_limiter.util import get_remote_address
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
-from app.api import session_cache
+from app import session_cache
 from app.api.counters import KEY_PREFIX, Counters, Window
 from app.api.session import adopt, lookup_token, session_wallet
-from app.api.session_cache import SessionCache
 from app.config import ApiConfig, Settings
+from app.session_cache import SessionCache
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,10 @@ import logging
 
 from flask import current_app, g, request
 
-from app import sessions, tokens
-from app.api import session_cache
-from app.api.session_cache import REVOKED, SessionCache
+from app import session_cache, sessions, tokens
 from app.db import retry_lock_conflicts, write_transaction
 from app.errors import AuthFailed, Forbidden
+from app.session_cache import REVOKED, SessionCache
 from app.sessions import SessionGrant, SessionInfo
 
 # What every route that needs a session may answer.

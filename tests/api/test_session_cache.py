@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from app import sessions
-from app.api import session_cache
+from app import session_cache
 from app.models import ApiSession, utcnow
 from app.sessions import SessionInfo
 from tests.api.helpers import apns_token, bearer, login
@@ -162,3 +162,18 @@ def test_a_lookup_in_flight_does_not_revive_a_session_ended_meanwhile(
     assert in_flight.status_code == 401
     assert after.status_code == 401
     assert not redis.exists(session_cache.key(token))
+
+
+def test_an_operator_ends_every_session_of_a_wallet(app, alice, bob, redis):
+    client = app.test_client()
+    theirs, other = login(client, alice), login(client, bob)
+    assert redis.exists(session_cache.key(theirs))
+
+    ended = app.test_cli_runner().invoke(args=["epns", "end-sessions", alice.address])
+
+    assert ended.exit_code == 0, ended.output
+    assert "1 session(s) ended" in ended.output
+    assert (
+        client.get("/apis/v1/auth/session", headers=bearer(theirs)).status_code == 401
+    )
+    assert client.get("/apis/v1/auth/session", headers=bearer(other)).status_code == 200

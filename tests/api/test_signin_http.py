@@ -8,7 +8,7 @@ import threading
 import pytest
 from eth_account import Account
 
-from app.api import session_cache
+from app import session_cache
 from app.models import ApiSession, SignInNonce, utcnow
 from devstack.signin import sign
 from tests.api.helpers import bearer, login, signed_message

@@ -9,6 +9,8 @@ the session back, even when Redis loses the first tombstone in between.
 Losing Redis loses only copies: the next lookup reads the database again,
 and a Redis that cannot be reached to read or make a copy is passed over.
 Only a tombstone must be written: without it, ending a session fails.
+Sessions end through a log-out or ``flask epns end-sessions``, never by
+deleting rows alone: a copy outlives its row until it expires.
 
 A copy is ``"<id> <wallet> <chain id> <expiry in epoch µs>"``: plain text,
 so the rate-limit script (``app.api.counters``) can read the wallet from it
@@ -98,7 +100,7 @@ class SessionCache:
         the session working after its row is gone."""
         self._redis.set(key(token), REVOKED, pxat=_epoch_us(info.expires_at) // 1000)
 
-    def revoke_hash(self, token_hash: str, expires_at) -> None:
+    def revoke_hash(self, token_hash: str, expires_at: dt.datetime) -> None:
         """``revoke`` for a session known only by its stored hash."""
         self._redis.set(
             key_of_hash(token_hash), REVOKED, pxat=_epoch_us(expires_at) // 1000
