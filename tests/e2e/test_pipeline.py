@@ -92,6 +92,17 @@ def test_readme_sign_in_example_works(stack):
     assert "'result': 'created'" in printed.getvalue()
 
 
+def test_the_stores_log_to_var_log_too(stack):
+    """The README's promise holds for anvil and Valkey, which write their own
+    logs, as for the servers whose output the launcher copies."""
+    logs = stack.var / "log"
+    anvil_port = urlsplit(stack.urls["anvil"]).port
+    assert f"Listening on 127.0.0.1:{anvil_port}" in (logs / "anvil.log").read_text()
+    assert "eth_sendTransaction" in (logs / "anvil.log").read_text()
+    if "redis" in stack.urls:  # the embedded Valkey, not a configured Redis
+        assert "Ready to accept connections" in (logs / "valkey.log").read_text()
+
+
 def test_ctrl_c_during_start_up_leaves_nothing_running(tmp_path):
     var = tmp_path / "var"
     args = [sys.executable, "-m", "devstack"]
