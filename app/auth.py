@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pydantic
@@ -62,14 +63,25 @@ def issue_nonce(config: ApiConfig) -> IssuedNonce:
     return IssuedNonce(nonce, expires_at)
 
 
-def sign_in(message: str, signature: str, settings: Settings) -> SessionGrant:
-    """Verify a signed EIP-4361 message and open a session for its wallet."""
+def sign_in(
+    message: str,
+    signature: str,
+    settings: Settings,
+    verified: Callable[[str], None] | None = None,
+) -> SessionGrant:
+    """Verify a signed EIP-4361 message and open a session for its wallet.
+
+    ``verified`` is told the wallet once its signature holds, before the
+    nonce is spent: it may still refuse (the API's per-wallet limit).
+    """
     config = settings.api
     now = dt.datetime.now(dt.UTC)
     parsed = parse_message(message)
     check_fields(parsed, config, now)
     rpc_url = rpc_url_for(settings, parsed.chain_id)
     verify_signature(message, parsed, signature, rpc_url, config.rpc_timeout)
+    if verified is not None:
+        verified(parsed.address.lower())
 
     grant = _admit(parsed, config)
     log.info("wallet %s signed in on chain %s", grant.wallet, parsed.chain_id)

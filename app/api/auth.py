@@ -7,7 +7,7 @@ from flask import current_app
 from app import auth
 from app.api.blueprint import ApiBlueprint
 from app.api.errors import BODY_CODES, documents
-from app.api.limits import nonce_limits, signin_limits
+from app.api.limits import count_verified_sign_in, nonce_limits, signin_limits
 from app.api.schemas import LoginResultSchema, LoginSchema, NonceSchema, SessionSchema
 from app.api.session import SESSION_CODES, current_session, end_session, remember
 
@@ -67,7 +67,10 @@ def login(body: dict) -> dict:
     wallets are checked through EIP-1271 on the chain's RPC node.
     """
     grant = auth.sign_in(
-        body["message"], body["signature"], current_app.config["SETTINGS"]
+        body["message"],
+        body["signature"],
+        current_app.config["SETTINGS"],
+        verified=count_verified_sign_in,
     )
     remember(grant)
     return {

@@ -18,12 +18,11 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -36,12 +35,6 @@ from app.config import ApiConfig, Settings
 from app.session_cache import SessionCache
 
 log = logging.getLogger(__name__)
-
-# The line after the EIP-4361 header is the signing address; in the JSON text
-# the newlines around it are written as the two characters "\n".
-_MESSAGE_ADDRESS = re.compile(
-    r"sign in with your Ethereum account:\\n(0x[0-9a-fA-F]{40})\\n"
-)
 
 # One Limiter per process, like any Flask extension: it owns the storage
 # (built from RATELIMIT_STORAGE_URI at init_app) that the counters use.
@@ -201,16 +194,22 @@ def _refuse(counters: Counters, breached: list[tuple[Window, str]]) -> None:
     raise TooManyRequests(description=str(breached[0][0].item))
 
 
-def _signin_wallet_key() -> str:
-    """The address line of the posted message, read without decoding JSON.
+def count_verified_sign_in(wallet: str) -> None:
+    """Count a sign-in against its wallet once its signature holds (429 past
+    the limit, before the nonce is spent or a session opened).
 
-    The key is computed before the body is validated, so it must survive
-    any body at all; a regular expression over the raw text cannot fail.
+    Counting before the check would let anyone lock a wallet out with
+    unsigned bodies naming it; a signature cannot be guessed, so what the
+    limit bounds is the sessions one wallet opens.
     """
-    match = _MESSAGE_ADDRESS.search(request.get_data(cache=True, as_text=True))
-    if match is None:
-        return f"unparsed:{get_remote_address()}"
-    return f"wallet:{match.group(1).lower()}"
+    config = _config()
+    if config.rate_limits_enabled:
+        g.signin_wallet = wallet
+        _count(config, (SIGNIN_PER_WALLET,))
+
+
+def _signin_wallet_key() -> str:
+    return f"wallet:{g.signin_wallet}"
 
 
 def _session_wallet_key() -> str:
@@ -225,6 +224,6 @@ SIGNIN_PER_WALLET = Rule("signin_limit_wallet", "signin-wallet", _signin_wallet_
 WRITES_PER_IP = Rule("write_limit_ip", "writes-ip", get_remote_address)
 WRITES_PER_WALLET = Rule("write_limit_wallet", "writes-wallet")
 
-signin_limits = limited(SIGNIN_PER_IP, SIGNIN_PER_WALLET)
+signin_limits = limited(SIGNIN_PER_IP)  # and count_verified_sign_in
 nonce_limits = limited(SIGNIN_PER_IP)
 write_limits = limited(WRITES_PER_IP, WRITES_PER_WALLET)

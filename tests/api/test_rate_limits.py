@@ -154,3 +154,16 @@ def test_flask_limiters_per_request_hooks_are_not_installed(app):
     ]
 
     assert not [h for h in hooks if "flask_limiter" in repr(h)]
+
+
+def test_unsigned_bodies_naming_a_wallet_do_not_lock_it_out(make_app, alice, bob):
+    client = make_app(RATE_LIMIT_SIGNIN_WALLET="2/minute").test_client()
+    forged = signed_message(client, bob, address=alice.address)  # Bob's signature
+
+    refused = [client.post("/apis/v1/auth/login", json=forged) for _ in range(3)]
+
+    assert {a.status_code for a in refused} == {401}
+    login(client, alice)
+    login(client, alice)
+    third = client.post("/apis/v1/auth/login", json=signed_message(client, alice))
+    assert third.status_code == 429
