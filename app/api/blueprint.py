@@ -4,7 +4,8 @@ Python's JSON decoder fails in ways webargs does not expect, which Flask
 would answer with a 500: it recurses once per nesting level, so a 16 KiB
 body of ``[[[[…`` raises RecursionError, and it refuses integers of more
 than 4,300 digits with a plain ValueError. Here each is what it is: a body
-we refuse to decode.
+we refuse to decode. A body that is not JSON at all is refused as such
+(415), not read as an empty one.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from __future__ import annotations
 import json
 
 from flask_smorest import Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
 
 
 class JsonParser(FlaskParser):
     def _raw_load_json(self, req):
+        if not is_json_request(req) and req.get_data(cache=True):
+            # webargs would read no body at all and report its fields
+            # missing: the client is better told what is wrong.
+            raise UnsupportedMediaType("send the body as application/json")
         try:
             return super()._raw_load_json(req)
         except json.JSONDecodeError:

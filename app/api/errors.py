@@ -74,6 +74,9 @@ class ErrorApi(Api):
 
     def handle_http_exception(self, error: HTTPException):
         payload, status, headers = super().handle_http_exception(error)
+        # werkzeug's own headers (Allow on a 405), but not its HTML type.
+        own = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers = {**own, **(headers or {})}
         payload["error"] = _http_code(status, payload.get("errors"))
         if status == 429:
             headers = {**headers, "Retry-After": str(g.get("retry_after", 60))}

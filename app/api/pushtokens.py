@@ -19,6 +19,7 @@ from app.api.session import (
     current_session,
     end_session,
     require_wallet,
+    signed_in,
 )
 
 blp = ApiBlueprint(
@@ -34,6 +35,7 @@ BEARER = [{"bearer": []}]
 
 @blp.route("/register", methods=["POST"])
 @write_limits
+@signed_in
 @blp.arguments(RegisterSchema())
 @blp.response(201, RegisterResultSchema, description="A new token was stored")
 @blp.alt_response(
@@ -90,6 +92,7 @@ def delete_all() -> dict:
 
 @blp.route("/<string:ref>", methods=["PATCH"])
 @write_limits
+@signed_in
 @blp.arguments(UpdateSchema())
 @blp.response(200, RegisterResultSchema)
 @documents(

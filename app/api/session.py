@@ -7,7 +7,9 @@ a copy it fetched in its own round trip (``adopt``).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 from flask import current_app, g, request
 
@@ -32,6 +34,19 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+def signed_in(view: Callable) -> Callable:
+    """Refuse a request without a live session before its body is read, so
+    a caller who is not signed in learns nothing of the body's checks."""
+
+    @functools.wraps(view)
+    def checked(*args, **kwargs):
+        if not _legacy_anonymous():
+            current_session()
+        return view(*args, **kwargs)
+
+    return checked
+
+
 def require_wallet(wallet: str) -> None:
     """The session must be ``wallet``'s, unless the unsafe legacy switch is on.
 
@@ -39,14 +54,19 @@ def require_wallet(wallet: str) -> None:
     acts for any wallet, as on the public EPNS nodes; one that sends a
     bearer token is still held to it.
     """
-    legacy = current_app.config["SETTINGS"].api.legacy_register
-    if legacy and "Authorization" not in request.headers:
+    if _legacy_anonymous():
         log.warning("UNAUTHENTICATED legacy register for %s", wallet)
         return
     session = current_session()
     if session.wallet != wallet:
         log.warning("session of %s tried to act for %s", session.wallet, wallet)
         raise Forbidden("wallet_mismatch", "the body's wallet is not the session's")
+
+
+def _legacy_anonymous() -> bool:
+    """An unauthenticated request the unsafe legacy switch lets through."""
+    legacy = current_app.config["SETTINGS"].api.legacy_register
+    return legacy and "Authorization" not in request.headers
 
 
 def current_session() -> SessionInfo:

@@ -7,8 +7,7 @@ import logging
 
 import pytest
 
-from app import sessions
-from app import session_cache
+from app import session_cache, sessions
 from app.models import ApiSession, utcnow
 from app.sessions import SessionInfo
 from tests.api.helpers import apns_token, bearer, login
