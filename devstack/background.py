@@ -6,6 +6,7 @@ touches a developer's ``var/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -31,7 +32,12 @@ class BackgroundStack:
         return (self.var / "devstack.out").read_text(errors="replace")
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stop as Ctrl-C would; True when everything stopped in time."""
+        """Stop as Ctrl-C would; True when everything stopped in time.
+
+        Otherwise the launcher and every process of the stack are killed:
+        children run in sessions of their own, and one left behind would
+        keep working on the database and Redis of whatever runs next.
+        """
         if self.proc.poll() is not None:
             return True
         os.killpg(self.proc.pid, signal.SIGINT)
@@ -41,7 +47,17 @@ class BackgroundStack:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            for pid in processes_of(self.var):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             return False
+
+
+def hear_ctrl_c() -> None:
+    """Ctrl-C is how ``stop`` asks the launcher to stop, but a shell starts
+    background jobs (a test run with ``&``) with SIGINT ignored, and the
+    launcher would inherit that and never hear it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def processes_of(var: Path) -> list[int]:
@@ -91,6 +107,7 @@ def start_stack(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=hear_ctrl_c,
         )
 
     status = var / "devstack.json"

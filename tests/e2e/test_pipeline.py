@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from app.config import ROOT
-from devstack.background import SERVICES, processes_of, start_stack
+from devstack.background import SERVICES, hear_ctrl_c, processes_of, start_stack
 from devstack.services import free_port
 
 pytestmark = pytest.mark.slow
@@ -116,6 +116,7 @@ def test_ctrl_c_during_start_up_leaves_nothing_running(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=hear_ctrl_c,
     )
 
     # Interrupt once the fakes are up, before the servers have answered.
