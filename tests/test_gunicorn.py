@@ -95,3 +95,28 @@ def test_production_logs_are_json_lines_throughout(api_env):
     loggers = {line["logger"] for line in lines}
     assert {"gunicorn.error", "gunicorn.access"} <= loggers
     assert any("GET /healthz" in line["message"] for line in lines)
+
+
+@pytest.mark.parametrize("size", [20_000, 2_000_000])
+def test_a_chunked_body_over_the_limit_is_too_large(api_env, size):
+    """Without Content-Length gunicorn hands the body over as a stream that
+    the app cuts at its size limit: the cut must not read as broken JSON."""
+    proc, base = _gunicorn(api_env, "--workers", "1")
+    body = b'{"message": "' + b"a" * size + b'", "signature": "0x00"}'
+
+    def chunks():
+        for start in range(0, len(body), 8192):
+            yield body[start : start + 8192]
+
+    try:
+        answer = requests.post(
+            f"{base}/apis/v1/auth/login",
+            data=chunks(),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+    finally:
+        end(proc)
+
+    assert answer.status_code == 413
+    assert answer.json()["error"] == "body_too_large"
