@@ -98,7 +98,7 @@ class SessionCache:
 
         Raises when Redis cannot be written: a copy left live would keep
         the session working after its row is gone."""
-        self._redis.set(key(token), REVOKED, pxat=_epoch_us(info.expires_at) // 1000)
+        self.revoke_hash(digest(token), info.expires_at)
 
     def revoke_hash(self, token_hash: str, expires_at: dt.datetime) -> None:
         """``revoke`` for a session known only by its stored hash."""
