@@ -200,3 +200,18 @@ def _end_leftovers(stack) -> None:
     for pid in processes_of(stack.var):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stack_started_with_ctrl_c_ignored_still_stops_on_it(tmp_path):
+    """A shell starts background jobs with SIGINT ignored, and children
+    inherit that: a test run started with ``&`` must still stop its stacks."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        stack = start_stack(tmp_path / "var")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    stopped = stack.stop(30)
+
+    assert stopped, stack.output()[-2000:]
+    assert processes_of(stack.var) == []
